@@ -1,0 +1,52 @@
+package engine
+
+import "time"
+
+// Config is everything the daemon needs to run. cmd/wsplex builds it from
+// websocketd-compatible flags; tests build it directly.
+type Config struct {
+	// Listening.
+	Addresses []string // host parts to bind; empty means all interfaces. IPv6 bracketed ("[::1]").
+	Port      int      // TCP port
+
+	// What runs per connection: single-command mode.
+	Command     string   // absolute path of COMMAND (resolved by cmd/wsplex via PATH)
+	CommandName string   // COMMAND as given on the command line (for log lines)
+	Args        []string // arguments after COMMAND, verbatim
+
+	// Child environment and I/O.
+	PassEnv    []string // parent variables copied to the child (only if set and non-empty)
+	Binary     bool     // binary frames, raw bytes both ways
+	PassStderr bool     // stdout and stderr lines go to the client as JSON
+	ReverseLookup bool  // REMOTE_HOST from reverse DNS
+
+	// Limits.
+	MaxForks     int           // concurrent children; <= 0 unlimited
+	MaxFrameSize int64         // largest inbound message in bytes; 0 unlimited
+	CloseMs      time.Duration // added to each wait of the termination ladder
+	PingInterval time.Duration // 0 = off; a peer silent for 2x is dropped
+	OutBuffer    int           // bytes of child output queued for a slow client before the child is paused
+	InBuffer     int           // bytes from a client its child has not taken before the client is closed with 1008
+
+	// Extra response headers, "Name: value".
+	Headers   []string // on every response
+	HeadersWS []string // only on the 101
+
+	// Observability.
+	LogLevel    Level
+	Log         *Logger
+	MetricsAddr string // "" = off; else serve Prometheus text at http://ADDR/metrics
+
+	// ServerSoftware is SERVER_SOFTWARE for children, e.g. "wsplex/0.1.0".
+	ServerSoftware string
+}
+
+// Defaults used by cmd/wsplex and by tests that build a Config directly.
+const (
+	DefaultMaxForks     = 1024
+	DefaultMaxFrameSize = 1 << 20
+	DefaultOutBuffer    = 256 << 10
+	DefaultInBuffer     = 4 << 20
+	HeadTimeout         = 10 * time.Second
+	MaxHeadSize         = 16 << 10
+)

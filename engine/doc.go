@@ -1,0 +1,24 @@
+// Package engine is the wsplex daemon: a gnet event handler that carries
+// each connection from its HTTP request head to a WebSocket with a child
+// process behind it, and back to closed, without a goroutine per
+// connection.
+//
+// Start with conn.go: the per-connection state machine (head -> open ->
+// closing -> gone) and the reasons each transition happens. Then:
+//
+//   - accept.go: our own accept loop, which enrolls sockets into gnet's
+//     event loops and refuses connections cleanly at the fd limit;
+//   - upgrade.go: plain HTTP answers and the WebSocket handshake;
+//   - inbound.go: client frames -> the child's stdin, with the TCP read
+//     pause when the child is not reading;
+//   - outbound.go: the child's stdout/stderr -> frames, paused while the
+//     client is behind;
+//   - lifecycle.go: child exit, the termination ladder, closing;
+//   - timers.go: one timer per connection for every deadline it has;
+//   - env.go: the CGI environment of the child.
+//
+// Every method of conn runs on the connection's event-loop goroutine:
+// gnet's callbacks, and the work that spawn's pollers and timers hand over
+// with EventLoop.Execute. That single owner is why there are no locks in
+// the data path.
+package engine

@@ -1,0 +1,276 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
+
+	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/platform"
+	"github.com/wsplex/wsplex/spawn"
+)
+
+// Engine is one running daemon: listeners, gnet event loops, the spawner and
+// the registry of live connections (kept only so shutdown can reach them).
+type Engine struct {
+	gnet.BuiltinEventEngine
+
+	cfg     Config
+	log     *Logger
+	client  *gnet.Client
+	spawner *spawn.Spawner
+	metrics *metrics
+
+	hdrHTTP []codec.Header // --header + --header-http
+	hdrWS   []codec.Header // --header + --header-ws
+
+	listeners []net.Listener
+	acceptWG  sync.WaitGroup
+
+	nofile   int          // RLIMIT_NOFILE in force
+	conns    atomic.Int64 // sockets held (one fd each)
+	children atomic.Int64 // children not yet reaped
+	fdsHeld  atomic.Int64 // fds held for children
+	nextID   atomic.Uint64
+	started  time.Time
+
+	mu       sync.Mutex
+	live     map[*conn]struct{}
+	shutting bool
+	drained  chan struct{} // closed when shutting and nothing is live
+}
+
+// New prepares an engine: it raises the fd limit and opens the listeners,
+// so that a port in use is reported before anything else starts.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Log == nil {
+		cfg.Log = NewLogger(discard{}, LevelNone)
+	}
+	if cfg.OutBuffer <= 0 {
+		cfg.OutBuffer = DefaultOutBuffer
+	}
+	if cfg.InBuffer <= 0 {
+		cfg.InBuffer = DefaultInBuffer
+	}
+	if cfg.ServerSoftware == "" {
+		cfg.ServerSoftware = "wsplex"
+	}
+	e := &Engine{cfg: cfg, log: cfg.Log, live: make(map[*conn]struct{}), drained: make(chan struct{}), started: time.Now()}
+	e.hdrHTTP = parseHeaders(cfg.Headers, cfg.HeadersHTTP)
+	e.hdrWS = parseHeaders(cfg.Headers, cfg.HeadersWS)
+	lim, err := platform.RaiseNoFile()
+	if err != nil {
+		e.log.Log(LevelError, "server", nil, "Could not raise the open-files limit: %v", err)
+		lim = platform.NoFile()
+	}
+	e.nofile = int(lim)
+	addrs := cfg.Addresses
+	if len(addrs) == 0 {
+		addrs = []string{""}
+	}
+	for _, a := range addrs {
+		host := trimBrackets(a)
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(cfg.Port)))
+		if err != nil {
+			e.closeListeners()
+			return nil, &ListenError{Err: err}
+		}
+		e.listeners = append(e.listeners, ln)
+	}
+	return e, nil
+}
+
+// Addrs returns the addresses the engine listens on (useful with port 0).
+func (e *Engine) Addrs() []net.Addr {
+	out := make([]net.Addr, len(e.listeners))
+	for i, ln := range e.listeners {
+		out[i] = ln.Addr()
+	}
+	return out
+}
+
+// Run serves until ctx is done, then shuts down gracefully: it stops
+// accepting, closes every WebSocket with 1001, runs the termination ladder
+// on every child, and returns once all are reaped.
+func Run(ctx context.Context, cfg Config) error {
+	e, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	return e.Serve(ctx)
+}
+
+// Serve runs a prepared engine; see Run.
+func (e *Engine) Serve(ctx context.Context) error {
+	var err error
+	if e.metrics, err = newMetrics(e); err != nil {
+		e.closeListeners()
+		return err
+	}
+	if e.cfg.MetricsAddr != "" {
+		if err := e.metrics.serve(e.cfg.MetricsAddr); err != nil {
+			e.closeListeners()
+			return &ListenError{Err: err}
+		}
+	}
+	if e.spawner, err = spawn.New(0); err != nil {
+		e.closeListeners()
+		return err
+	}
+	e.client, err = gnet.NewClient(e,
+		gnet.WithMulticore(true),
+		gnet.WithLogger(quietLogger{}),
+		gnet.WithLogLevel(logging.ErrorLevel),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+	)
+	if err == nil {
+		err = e.client.Start()
+	}
+	if err != nil {
+		e.closeListeners()
+		e.spawner.Close()
+		return fmt.Errorf("event loops: %w", err)
+	}
+	e.logStartup()
+	for _, ln := range e.listeners {
+		e.acceptWG.Add(1)
+		go e.acceptLoop(ln)
+	}
+
+	<-ctx.Done()
+	e.shutdown()
+	return nil
+}
+
+func (e *Engine) logStartup() {
+	if e.cfg.Command != "" {
+		e.log.Log(LevelInfo, "server", nil, "Serving using application   : %s %s", e.cfg.CommandName, joinArgs(e.cfg.Args))
+	}
+	for _, ln := range e.listeners {
+		host, port, _ := net.SplitHostPort(ln.Addr().String())
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			host = "localhost"
+		} else if ip != nil && ip.To4() == nil {
+			host = "[" + host + "]"
+		}
+		e.log.Log(LevelInfo, "server", nil, "Starting WebSocket server   : ws://%s:%s/", host, port)
+	}
+	if e.cfg.MetricsAddr != "" {
+		e.log.Log(LevelInfo, "server", nil, "Serving metrics             : http://%s/metrics", e.metrics.addr)
+	}
+}
+
+// shutdown is the SIGTERM path.
+func (e *Engine) shutdown() {
+	e.log.Log(LevelInfo, "server", nil, "Shutting down: closing %d connections", e.conns.Load())
+	e.closeListeners()
+	e.acceptWG.Wait()
+
+	e.mu.Lock()
+	e.shutting = true
+	live := make([]*conn, 0, len(e.live))
+	for c := range e.live {
+		live = append(live, c)
+	}
+	empty := len(e.live) == 0
+	e.mu.Unlock()
+	if empty {
+		close(e.drained)
+	}
+	for _, c := range live {
+		c.exec((*conn).goingAway)
+	}
+	// Every child is SIGKILLed by the end of its ladder; the bound is only
+	// a guard against a bug leaving the daemon hanging forever.
+	limit := 850*time.Millisecond + 3*e.cfg.CloseMs + 10*time.Second
+	select {
+	case <-e.drained:
+	case <-time.After(limit):
+		e.log.Log(LevelError, "server", nil, "Shutdown: %d connections still open after %v; exiting anyway", e.conns.Load(), limit)
+	}
+	_ = e.client.Stop()
+	e.spawner.Close()
+	e.metrics.close()
+	e.log.Log(LevelInfo, "server", nil, "Shutdown complete")
+}
+
+func (e *Engine) closeListeners() {
+	for _, ln := range e.listeners {
+		_ = ln.Close()
+	}
+}
+
+// track and untrack keep the registry shutdown walks.
+func (e *Engine) track(c *conn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.shutting {
+		return false
+	}
+	e.live[c] = struct{}{}
+	return true
+}
+
+func (e *Engine) untrack(c *conn) {
+	e.mu.Lock()
+	delete(e.live, c)
+	if e.shutting && len(e.live) == 0 {
+		select {
+		case <-e.drained:
+		default:
+			close(e.drained)
+		}
+	}
+	e.mu.Unlock()
+}
+
+// fdHeadroom reports whether one more connection with a child fits under
+// the open-files limit, leaving a reserve for the listeners, the pollers,
+// the log and the metrics server.
+func (e *Engine) fdHeadroom(extra int) bool {
+	const reserve = 64
+	used := int(e.conns.Load()+e.fdsHeld.Load()) + reserve
+	return used+extra <= e.nofile
+}
+
+func trimBrackets(h string) string {
+	if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+		return h[1 : len(h)-1]
+	}
+	return h
+}
+
+func joinArgs(args []string) string {
+	s := ""
+	for i, a := range args {
+		if i > 0 {
+			s += " "
+		}
+		s += a
+	}
+	return s
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// quietLogger keeps gnet's own logging out of websocketd's log format; what
+// matters is logged by the engine itself.
+type quietLogger struct{}
+
+func (quietLogger) Debugf(string, ...any) {}
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Warnf(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(string, ...any) {}
+
+var errShutdown = errors.New("engine: shutting down")

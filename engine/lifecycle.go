@@ -1,0 +1,211 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
+
+	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/spawn"
+)
+
+const (
+	// echoWait is how long a flushed close frame waits for the client's
+	// answering close frame before the socket is closed anyway.
+	echoWait = 2 * time.Second
+	// stallLimit: a client that reads nothing at all for this long while
+	// its connection is closing is cut off.
+	stallLimit = 30 * time.Second
+)
+
+// onChild takes the child's events on the loop.
+func (c *conn) onChild() {
+	p := c.proc
+	if p == nil || c.finished {
+		return
+	}
+	bits := p.TakeEvents()
+	if bits&spawn.EvStdin != 0 {
+		c.flushStdin()
+	}
+	if bits&spawn.EvExit != 0 {
+		p.Reap()
+	}
+	if bits&(spawn.EvStdout|spawn.EvStderr|spawn.EvExit) != 0 {
+		c.pumpOutput()
+	}
+}
+
+// finishChild runs once the child is reaped and its output read: the last
+// partial line goes out, then a close frame that carries the exit status.
+func (c *conn) finishChild() {
+	p := c.proc
+	status, _ := p.Reap()
+	c.flushPartial()
+	c.finished = true
+	c.laddering = false
+	c.dl.ladder = time.Time{}
+	c.e.children.Add(-1)
+	c.e.fdsHeld.Add(-int64(p.FDs()))
+	c.e.metrics.children.Dec()
+	p.Release()
+	c.stdinPend = nil
+	code, reason := exitClose(status)
+	c.e.log.Log(LevelDebug, "process", &c.fields, "Process %s", reason)
+	if c.gc != nil && c.state == stOpen {
+		c.sendClose(code, reason)
+	}
+	c.maybeRelease()
+}
+
+// exitClose maps an exit status to the close frame wsplex sends: 1000 for
+// exit 0; 4000+N for exit N; 4128+S for death by signal S (the shell's
+// 128+S convention, in the private-use range).
+func exitClose(st unix.WaitStatus) (ws.StatusCode, string) {
+	switch {
+	case st.Signaled():
+		return ws.StatusCode(4128 + int(st.Signal())), fmt.Sprintf("killed by signal %d (%s)", int(st.Signal()), unix.SignalName(st.Signal()))
+	case st.ExitStatus() == 0:
+		return ws.StatusNormalClosure, "exit status 0"
+	default:
+		return ws.StatusCode(4000 + st.ExitStatus()), fmt.Sprintf("exit status %d", st.ExitStatus())
+	}
+}
+
+// sendClose starts the closing handshake from our side.
+func (c *conn) sendClose(code ws.StatusCode, reason string) {
+	if c.closeSent || c.gc == nil {
+		return
+	}
+	c.closeSent = true
+	c.state = stClosing
+	c.e.metrics.closes.WithLabelValues(itoa(int(code))).Inc()
+	_, _ = c.gc.Write(codec.AppendClose(nil, code, reason))
+	c.lingerCheck()
+}
+
+// closeAfterFlush closes the socket once everything queued has been sent.
+func (c *conn) closeAfterFlush() {
+	if c.state != stGone {
+		c.state = stClosing
+	}
+	c.lingerCheck()
+}
+
+// lingerCheck closes the socket when it may: everything flushed and, for a
+// WebSocket, the client's close frame seen (or echoWait passed). A client
+// that stops reading entirely is cut off after stallLimit without progress.
+func (c *conn) lingerCheck() {
+	gc := c.gc
+	if gc == nil || c.state != stClosing {
+		return
+	}
+	now := time.Now()
+	ob := gc.OutboundBuffered()
+	if ob == 0 {
+		if !c.upgraded || c.closeRecv || (!c.flushedAt.IsZero() && now.After(c.flushedAt.Add(echoWait))) || !c.closeSent {
+			c.dl.linger = time.Time{}
+			_ = gc.Close()
+			return
+		}
+		if c.flushedAt.IsZero() {
+			c.flushedAt = now
+		}
+		c.dl.linger = c.flushedAt.Add(echoWait)
+		c.arm()
+		return
+	}
+	c.flushedAt = time.Time{}
+	if ob < c.lastProgress || c.progressAt.IsZero() {
+		c.progressAt = now
+	}
+	c.lastProgress = ob
+	if now.Sub(c.progressAt) > stallLimit {
+		c.e.log.Log(LevelAccess, "websocket", &c.fields, "Client read nothing for %v while closing: dropped", stallLimit)
+		_ = gc.Close()
+		return
+	}
+	c.dl.linger = now.Add(10 * time.Millisecond)
+	c.arm()
+}
+
+// clientGone starts the termination ladder if the child still runs.
+func (c *conn) clientGone() {
+	if c.proc == nil || c.finished || c.laddering {
+		return
+	}
+	c.laddering = true
+	c.stdinPend = nil
+	c.ladder.CloseMs = c.e.cfg.CloseMs
+	c.ladderStep()
+}
+
+func (c *conn) ladderStep() {
+	if c.finished {
+		return
+	}
+	rung := c.ladder.Rung()
+	wait, done := c.ladder.Step(c.proc)
+	if rung > spawn.RungStdin {
+		c.e.log.Log(LevelDebug, "process", &c.fields, "Termination ladder: rung %d", rung)
+	}
+	if done {
+		c.dl.ladder = time.Time{}
+		return
+	}
+	c.dl.ladder = time.Now().Add(wait)
+	c.arm()
+	// Closing stdin may have been all it took; output is drained (and
+	// dropped) from here on, so a child blocked writing can exit.
+	c.pumpOutput()
+}
+
+// socketGone is OnClose.
+func (c *conn) socketGone() {
+	if c.inPaused {
+		c.inPaused = false
+	}
+	c.gc = nil
+	c.state = stGone
+	c.dl.head, c.dl.ping, c.dl.pong, c.dl.flow, c.dl.linger = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	c.outPaused = false
+	c.e.conns.Add(-1)
+	c.e.metrics.conns.Dec()
+	if c.upgraded {
+		c.e.log.Log(LevelAccess, "session", &c.fields, "DISCONNECT")
+	}
+	c.clientGone()
+	if c.proc != nil && !c.finished {
+		c.pumpOutput() // unpaused: drain what the child wrote meanwhile
+	}
+	c.maybeRelease()
+}
+
+// maybeRelease drops the connection once nothing of it is left.
+func (c *conn) maybeRelease() {
+	if c.state != stGone || (c.proc != nil && !c.finished) {
+		return
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.dl = deadlines{}
+	c.e.untrack(c)
+}
+
+// goingAway is the daemon's shutdown, per connection.
+func (c *conn) goingAway() {
+	switch c.state {
+	case stHead:
+		if c.gc != nil {
+			_ = c.gc.Close()
+		}
+	case stOpen:
+		c.sendClose(ws.StatusGoingAway, "server shutting down")
+		c.clientGone()
+	default:
+		c.clientGone()
+	}
+}

@@ -1,0 +1,342 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/spawn"
+)
+
+const (
+	readChunk   = 64 << 10 // one read of a child's pipe
+	readsPerRun = 16       // reads per event before yielding the loop to others
+	fragmentAt  = 64 << 10 // a stdout line longer than this goes out as fragments
+	maxJSONLine = 1 << 20  // --passstderr: a longer unterminated line is sent as is
+	maxLogLine  = 64 << 10 // stderr to the log: a longer unterminated line is logged in pieces
+	maxIOV      = 1000     // under IOV_MAX (1024): gnet passes the vector to writev as is
+)
+
+// scratch is a read buffer lent to one event at a time. It is per event,
+// not per connection, so an idle connection holds no buffer at all.
+var scratch = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+
+// batch gathers the frames made from one read so they leave in one writev.
+// Payloads point into the scratch buffer or the connection's line buffer;
+// the headers live in hdr, which never grows (it is flushed first).
+type batch struct {
+	hdr [][14]byte
+	iov [][]byte
+}
+
+var batches = sync.Pool{New: func() any { return &batch{hdr: make([][14]byte, 0, maxIOV/2), iov: make([][]byte, 0, maxIOV)} }}
+
+func (c *conn) add(b *batch, fin bool, op ws.OpCode, payload []byte) {
+	if len(b.iov)+2 > maxIOV {
+		c.flush(b)
+	}
+	b.hdr = b.hdr[:len(b.hdr)+1]
+	h := &b.hdr[len(b.hdr)-1]
+	n := len(codec.AppendHeader(h[:0], fin, op, len(payload)))
+	b.iov = append(b.iov, h[:n])
+	if len(payload) > 0 {
+		b.iov = append(b.iov, payload)
+	}
+	c.e.metrics.bytesOut.Add(float64(len(payload)))
+	if fin {
+		c.e.metrics.msgsOut.Inc()
+	}
+}
+
+func (c *conn) flush(b *batch) {
+	if c.gc != nil && len(b.iov) > 0 {
+		_, _ = c.gc.Writev(b.iov)
+	}
+	clear(b.iov)
+	b.iov, b.hdr = b.iov[:0], b.hdr[:0]
+}
+
+// pumpOutput reads the child's stdout and stderr until they are empty, the
+// client falls behind (then the child is paused: its pipe fills and it
+// blocks), or this event has had its share of the loop.
+func (c *conn) pumpOutput() {
+	p := c.proc
+	if p == nil || c.finished {
+		return
+	}
+	bp := scratch.Get().(*[]byte)
+	buf := *bp
+	b := batches.Get().(*batch)
+	defer func() { batches.Put(b); scratch.Put(bp) }()
+
+	more := false
+	for i := 0; !c.outEOF && !c.outPausedNow(); i++ {
+		if i == readsPerRun {
+			more = true
+			break
+		}
+		n, err := p.ReadStdout(buf)
+		if n > 0 {
+			c.fromStdout(b, buf[:n])
+			c.flush(b)
+		}
+		if c.endOfStream(err) {
+			c.outEOF = true
+		}
+		if err != nil {
+			break
+		}
+	}
+	for i := 0; !c.errEOF && !(c.e.cfg.PassStderr && c.outPausedNow()); i++ {
+		if i == readsPerRun {
+			more = true
+			break
+		}
+		n, err := p.ReadStderr(buf)
+		if n > 0 {
+			c.fromStderr(b, buf[:n])
+			c.flush(b)
+		}
+		if c.endOfStream(err) {
+			c.errEOF = true
+		}
+		if err != nil {
+			break
+		}
+	}
+	if c.outEOF && c.errEOF && p.Exited() {
+		c.finishChild()
+		return
+	}
+	if more {
+		c.exec((*conn).pumpOutput)
+	}
+}
+
+// endOfStream: a pipe is done at EOF, or, once the child is reaped, when it
+// is merely empty: what still holds it open is a grandchild, and the
+// connection does not wait for those.
+func (c *conn) endOfStream(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, spawn.ErrWouldBlock) {
+		return c.proc.Exited()
+	}
+	return true
+}
+
+// outPausedNow checks the client's backlog and pauses the child's output
+// when it is over --outbuffer. A vanished client never pauses anything:
+// the output is drained and dropped while the ladder runs.
+func (c *conn) outPausedNow() bool {
+	if c.gc == nil {
+		return false
+	}
+	if c.outPaused {
+		return true
+	}
+	if c.gc.OutboundBuffered() >= c.e.cfg.OutBuffer {
+		c.outPaused = true
+		c.flowWait = minFlowWait
+		c.dl.flow = time.Now().Add(c.flowWait)
+		c.arm()
+		c.e.metrics.paused.Inc()
+		return true
+	}
+	return false
+}
+
+// resumeCheck runs on the flow timer: once the client has taken half of
+// the backlog, the child's output is read again.
+func (c *conn) resumeCheck() {
+	if !c.outPaused {
+		return
+	}
+	if c.gc != nil && c.gc.OutboundBuffered() > c.e.cfg.OutBuffer/2 {
+		if c.flowWait *= 2; c.flowWait > maxFlowWait {
+			c.flowWait = maxFlowWait
+		}
+		c.dl.flow = time.Now().Add(c.flowWait)
+		return
+	}
+	c.outPaused = false
+	c.dl.flow = time.Time{}
+	c.pumpOutput()
+}
+
+const (
+	minFlowWait = 2 * time.Millisecond
+	maxFlowWait = 50 * time.Millisecond
+)
+
+func (c *conn) fromStdout(b *batch, data []byte) {
+	switch {
+	case c.gc == nil:
+		// client gone: drop
+	case c.e.cfg.Binary:
+		c.add(b, true, ws.OpBinary, data)
+	case c.e.cfg.PassStderr:
+		c.outLine = c.jsonLines(b, "stdout", c.outLine, data)
+	default:
+		c.textLines(b, data)
+	}
+}
+
+func (c *conn) fromStderr(b *batch, data []byte) {
+	if c.e.cfg.PassStderr && c.gc != nil {
+		c.errLine = c.jsonLines(b, "stderr", c.errLine, data)
+		return
+	}
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			c.errLine = append(c.errLine, data...)
+			if len(c.errLine) >= maxLogLine {
+				c.logStderr(c.errLine)
+				c.errLine = c.errLine[:0]
+			}
+			return
+		}
+		if len(c.errLine) > 0 {
+			c.errLine = append(c.errLine, data[:i]...)
+			c.logStderr(trimCR(c.errLine))
+			c.errLine = nil
+		} else {
+			c.logStderr(trimCR(data[:i]))
+		}
+		data = data[i+1:]
+	}
+}
+
+func (c *conn) logStderr(line []byte) {
+	c.e.log.Log(LevelError, "stderr", &c.fields, "%s", line)
+}
+
+// textLines turns stdout into text messages, one per line. A line split
+// across reads waits in outLine; one longer than fragmentAt is sent as a
+// fragmented message, so a child that never writes a newline costs bounded
+// memory and still reaches the client.
+func (c *conn) textLines(b *batch, data []byte) {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			c.outLine = append(c.outLine, data...)
+			if len(c.outLine) >= fragmentAt {
+				c.sendFragment(b)
+			}
+			return
+		}
+		if len(c.outLine) > 0 || c.fragmented {
+			c.outLine = append(c.outLine, data[:i]...)
+			c.emitText(b, trimCR(c.outLine), true)
+			c.flush(b)
+			c.outLine = c.outLine[:0]
+			if cap(c.outLine) > 4<<10 {
+				c.outLine = nil
+			}
+		} else {
+			c.emitText(b, trimCR(data[:i]), true)
+		}
+		data = data[i+1:]
+	}
+}
+
+// sendFragment sends the part of outLine that ends on a UTF-8 boundary (and
+// not on a '\r' that may be half of a "\r\n") as a non-final fragment.
+func (c *conn) sendFragment(b *batch) {
+	cut := codec.ValidPrefix(c.outLine)
+	if cut > 0 && c.outLine[cut-1] == '\r' {
+		cut--
+	}
+	if cut == 0 {
+		cut = len(c.outLine) - 3 // not UTF-8 at all: AppendValidUTF8 will repair it
+	}
+	c.emitText(b, c.outLine[:cut], false)
+	c.flush(b)
+	c.outLine = c.outLine[:copy(c.outLine, c.outLine[cut:])]
+}
+
+// emitText queues a text frame; child output that is not valid UTF-8 is
+// repaired with U+FFFD, because a text frame must be UTF-8 and browsers
+// fail the whole connection otherwise.
+func (c *conn) emitText(b *batch, line []byte, fin bool) {
+	op := ws.OpText
+	if c.fragmented {
+		op = ws.OpContinuation
+	}
+	if !utf8.Valid(line) {
+		line = codec.AppendValidUTF8(nil, line)
+	}
+	c.add(b, fin, op, line)
+	c.fragmented = !fin
+}
+
+// jsonLines is --passstderr: every line, from either stream, is one JSON
+// text message. Lines are sent as they complete, so the client sees them in
+// the order the poller saw them.
+func (c *conn) jsonLines(b *batch, stream string, pend, data []byte) []byte {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			pend = append(pend, data...)
+			if len(pend) >= maxJSONLine {
+				c.sendJSON(b, stream, pend)
+				pend = pend[:0]
+			}
+			return pend
+		}
+		if len(pend) > 0 {
+			pend = append(pend, data[:i]...)
+			c.sendJSON(b, stream, trimCR(pend))
+			pend = nil
+		} else {
+			c.sendJSON(b, stream, trimCR(data[:i]))
+		}
+		data = data[i+1:]
+	}
+	return pend
+}
+
+func (c *conn) sendJSON(b *batch, stream string, line []byte) {
+	msg := codec.AppendStreamJSON(nil, stream, line)
+	c.add(b, true, ws.OpText, msg)
+	c.flush(b)
+}
+
+// flushPartial delivers what the child wrote after its last newline, at end
+// of output (websocketd drops it: its issue #271).
+func (c *conn) flushPartial() {
+	b := batches.Get().(*batch)
+	defer batches.Put(b)
+	switch {
+	case c.e.cfg.PassStderr:
+		if len(c.outLine) > 0 {
+			c.sendJSON(b, "stdout", c.outLine)
+		}
+		if len(c.errLine) > 0 {
+			c.sendJSON(b, "stderr", c.errLine)
+		}
+	case !c.e.cfg.Binary:
+		if len(c.outLine) > 0 || c.fragmented {
+			c.emitText(b, c.outLine, true)
+			c.flush(b)
+		}
+	}
+	if !c.e.cfg.PassStderr && len(c.errLine) > 0 {
+		c.logStderr(c.errLine)
+	}
+	c.outLine, c.errLine = nil, nil
+}
+
+func trimCR(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		return b[:n-1]
+	}
+	return b
+}

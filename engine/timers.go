@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsplex/wsplex/codec"
+)
+
+// deadlines are every timed thing a connection may be waiting for. One
+// runtime timer per connection is armed for the earliest; when it fires the
+// loop checks them all. A zero time is "not waiting".
+type deadlines struct {
+	head   time.Time // request head must have arrived
+	ping   time.Time // next ping to send
+	pong   time.Time // a pong must have arrived
+	ladder time.Time // next rung of the termination ladder
+	flow   time.Time // look again whether a paused child may resume
+	linger time.Time // look again whether a closing socket may close
+}
+
+func (d *deadlines) earliest() time.Time {
+	var t time.Time
+	for _, x := range [...]time.Time{d.head, d.ping, d.pong, d.ladder, d.flow, d.linger} {
+		if !x.IsZero() && (t.IsZero() || x.Before(t)) {
+			t = x
+		}
+	}
+	return t
+}
+
+// arm (re)sets the connection's timer for its earliest deadline. A timer
+// that fires late or spuriously is harmless: onTimer only acts on
+// deadlines that have passed.
+func (c *conn) arm() {
+	t := c.dl.earliest()
+	if t.IsZero() {
+		return
+	}
+	d := time.Until(t)
+	if d < 0 {
+		d = 0
+	}
+	if c.timer == nil {
+		c.timer = time.AfterFunc(d, c.fire)
+		return
+	}
+	c.timer.Reset(d)
+}
+
+func (c *conn) fire() { c.exec((*conn).onTimer) }
+
+func (c *conn) onTimer() {
+	now := time.Now()
+	due := func(t *time.Time) bool {
+		if t.IsZero() || now.Before(*t) {
+			return false
+		}
+		*t = time.Time{}
+		return true
+	}
+	if due(&c.dl.head) && c.state == stHead && c.gc != nil {
+		c.e.metrics.handshakeFail.WithLabelValues("408").Inc()
+		c.respond(408, "408 Request Timeout\n")
+	}
+	if due(&c.dl.pong) && c.state == stOpen && c.gc != nil {
+		c.e.log.Log(LevelAccess, "websocket", &c.fields, "No pong for %v: dropping the client", 2*c.e.cfg.PingInterval)
+		c.e.metrics.closes.WithLabelValues("pong_timeout").Inc()
+		_, _ = c.gc.Write(codec.AppendClose(nil, ws.StatusGoingAway, "ping timeout"))
+		c.closeSent = true
+		_ = c.gc.Close()
+		c.clientGone()
+	}
+	if due(&c.dl.ping) && c.state == stOpen && c.gc != nil {
+		_, _ = c.gc.Write(codec.AppendFrame(nil, true, ws.OpPing, nil))
+		c.dl.ping = now.Add(c.e.cfg.PingInterval)
+	}
+	if due(&c.dl.ladder) && c.laddering {
+		c.ladderStep()
+	}
+	if due(&c.dl.flow) {
+		c.resumeCheck()
+	}
+	if due(&c.dl.linger) {
+		c.lingerCheck()
+	}
+	c.arm()
+}

@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/spawn"
+)
+
+// readHead waits for a whole request head, then routes it: a WebSocket
+// upgrade gets its child, anything else a plain HTTP answer. Bytes after
+// the head (frames sent together with the handshake) stay in gnet's
+// buffer for readFrames.
+func (c *conn) readHead() {
+	buf, _ := c.gc.Peek(-1)
+	req, n, err := codec.ParseHead(buf, MaxHeadSize)
+	switch {
+	case errors.Is(err, codec.ErrIncomplete):
+		return
+	case errors.Is(err, codec.ErrHeadTooLarge):
+		c.e.metrics.handshakeFail.WithLabelValues("431").Inc()
+		c.respond(431, "431 Request Header Fields Too Large\n")
+		return
+	case err != nil:
+		status := 400
+		var he *codec.HeadError
+		if errors.As(err, &he) {
+			status = he.Status
+		}
+		c.e.metrics.handshakeFail.WithLabelValues(itoa(status)).Inc()
+		c.respond(status, statusLine(status)+"\n")
+		return
+	}
+	c.dl.head = time.Time{}
+	c.fields.URL = "http://" + req.Host() + req.Target
+	c.fields.Remote = c.remoteAddr
+	c.fields.ID = c.id
+	if !req.IsUpgrade() {
+		_, _ = c.gc.Discard(-1)
+		c.plainHTTP(req)
+		return
+	}
+	c.fields.Origin = req.Get("Origin")
+	c.upgrade(req, buf[:n], n)
+}
+
+// plainHTTP answers a request that is not an upgrade. Static files, CGI
+// and the dev console will hang off here; for now everything is 404.
+func (c *conn) plainHTTP(req *codec.Request) {
+	c.e.log.Log(LevelAccess, "http", &c.fields, "NOT FOUND")
+	c.respondWith(404, c.e.httpHeaders(), "404 page not found\n")
+}
+
+func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
+	e := c.e
+	if e.cfg.MaxForks > 0 && e.children.Load() >= int64(e.cfg.MaxForks) {
+		e.metrics.handshakeFail.WithLabelValues("429").Inc()
+		e.log.Log(LevelError, "http", &c.fields, "Max of possible forks already active, upgrade rejected")
+		c.respondWith(429, e.httpHeaders(), "429 Too Many Requests\n")
+		return
+	}
+	if !e.fdHeadroom(5) {
+		e.metrics.handshakeFail.WithLabelValues("503").Inc()
+		e.log.Log(LevelError, "http", &c.fields, "Open-files limit (%d) reached: upgrade rejected", e.nofile)
+		c.respondWith(503, e.httpHeaders(), "503 Service Unavailable: too many open files\n")
+		return
+	}
+	resp, _, err := codec.Upgrade(head, codec.UpgradeOptions{Header: e.wsHeaders()})
+	if err != nil {
+		e.metrics.handshakeFail.WithLabelValues("400").Inc()
+		e.log.Log(LevelAccess, "http", &c.fields, "Bad handshake: %v", err)
+		_, _ = c.gc.Discard(-1)
+		_, _ = c.gc.Write(resp)
+		c.closeAfterFlush()
+		return
+	}
+	env := c.environ(req)
+	_, _ = c.gc.Discard(n)
+	_, _ = c.gc.Write(resp)
+	c.upgraded = true
+	c.state = stOpen
+	c.fields.Command = e.cfg.CommandName
+	argv := append([]string{e.cfg.Command}, e.cfg.Args...)
+	p, err := e.spawner.Start(spawn.Spec{Path: e.cfg.Command, Args: argv, Env: env}, c)
+	if err != nil {
+		e.metrics.spawnFail.Inc()
+		e.log.Log(LevelError, "process", &c.fields, "Could not launch process %s: %v", e.cfg.CommandName, err)
+		c.finished = true
+		c.sendClose(ws.StatusInternalServerError, "could not start the program")
+		return
+	}
+	c.proc = p
+	c.fields.PID = p.Pid
+	e.children.Add(1)
+	e.fdsHeld.Add(int64(p.FDs()))
+	e.metrics.children.Inc()
+	e.log.Log(LevelAccess, "session", &c.fields, "CONNECT")
+	if e.cfg.PingInterval > 0 {
+		now := time.Now()
+		c.dl.ping = now.Add(e.cfg.PingInterval)
+		c.dl.pong = now.Add(2 * e.cfg.PingInterval)
+		c.arm()
+	}
+	c.readFrames()
+}
+
+// respond sends a plain answer with the --header headers and closes.
+func (c *conn) respond(status int, body string) {
+	c.respondWith(status, c.e.httpHeaders(), body)
+}
+
+func (c *conn) respondWith(status int, hdr []codec.Header, body string) {
+	c.dl.head = time.Time{}
+	_, _ = c.gc.Discard(-1)
+	_, _ = c.gc.Write(codec.AppendResponse(nil, status, hdr, body))
+	c.closeAfterFlush()
+}
+
+// httpHeaders are the headers of plain HTTP answers: --header and
+// --header-http.
+func (e *Engine) httpHeaders() []codec.Header { return e.hdrHTTP }
+
+// wsHeaders are the headers of the 101: --header and --header-ws.
+func (e *Engine) wsHeaders() []codec.Header { return e.hdrWS }
+
+// parseHeaders turns "Name: value" flags into headers; cmd/wsplex has
+// validated them.
+func parseHeaders(lists ...[]string) []codec.Header {
+	var out []codec.Header
+	for _, l := range lists {
+		for _, h := range l {
+			name, value, _ := strings.Cut(h, ":")
+			out = append(out, codec.Header{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
+		}
+	}
+	return out
+}
+
+func statusLine(status int) string {
+	switch status {
+	case 400:
+		return "400 Bad Request"
+	case 405:
+		return "405 Method Not Allowed"
+	case 408:
+		return "408 Request Timeout"
+	case 431:
+		return "431 Request Header Fields Too Large"
+	case 505:
+		return "505 HTTP Version Not Supported"
+	}
+	return itoa(status)
+}
+
+func unescapePath(p string) string {
+	if u, err := url.PathUnescape(p); err == nil {
+		return u
+	}
+	return p
+}

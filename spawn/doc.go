@@ -1,0 +1,22 @@
+// Package spawn runs one child program per connection and turns everything
+// about it (stdout or stderr readable, stdin writable again, the child gone)
+// into events, without a goroutine per child.
+//
+// A Spawner owns a few pollers (gnet's pkg/netpoll: epoll or kqueue), each a
+// single goroutine. Start forks a child in its own process group with three
+// pipes and registers the parent's ends, plus a way to see the exit (a pidfd
+// on Linux, EVFILT_PROC on the BSDs), edge-triggered. When something becomes
+// ready the poller sets a bit on the Process and, if no bits were set
+// before, calls the Notifier once. The owner (in wsplex, the connection's
+// event loop) then calls TakeEvents and does the I/O itself with the
+// non-blocking Read/Write methods, on its own goroutine. So a Process has
+// exactly one owner goroutine and the pollers only ever flip atomic bits.
+//
+// Because registration is edge-triggered, the owner must read until it gets
+// ErrWouldBlock (or stop on purpose: flow control) and later read again on
+// its own initiative; no new event comes for data that was already there.
+// That is what lets a slow client pause its child for free: the owner just
+// stops reading, the pipe fills, the child blocks in write(2).
+//
+// Ladder is the termination sequence for a child whose client has gone.
+package spawn

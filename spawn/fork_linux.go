@@ -1,0 +1,34 @@
+package spawn
+
+import (
+	"syscall"
+
+	"github.com/panjf2000/gnet/v2/pkg/netpoll"
+)
+
+// forkExec starts the child with CLONE_PIDFD, so the exit fd refers to
+// exactly this child: there is no window in which the pid could be reused.
+func forkExec(spec Spec, stdio [3]int) (pid, exitFD int, err error) {
+	pidfd := -1
+	pid, err = syscall.ForkExec(spec.Path, spec.Args, &syscall.ProcAttr{
+		Dir:   spec.Dir,
+		Env:   spec.Env,
+		Files: []uintptr{uintptr(stdio[0]), uintptr(stdio[1]), uintptr(stdio[2])},
+		Sys:   &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd},
+	})
+	return pid, pidfd, err
+}
+
+// evExitQueue is unused on Linux: each child has its own pidfd.
+const evExitQueue = 0
+
+func (pl *poller) init() error { return nil }
+
+// watchExit polls the pidfd: it becomes readable when the child exits.
+func (pl *poller) watchExit(p *Process) error {
+	return pl.add(p.exitFD, p, EvExit)
+}
+
+func drainExitQueue(*poller, int) {}
+
+func pollLoop(np *netpoll.Poller, cb netpoll.PollEventHandler) error { return np.Polling(cb) }

@@ -1,0 +1,4 @@
+package spawn
+
+// pollerOS is what a poller needs beyond the common fields on Linux: nothing.
+type pollerOS struct{}

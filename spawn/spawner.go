@@ -1,0 +1,132 @@
+package spawn
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wsplex/wsplex/platform"
+)
+
+// Spec says what to run.
+type Spec struct {
+	Path string   // absolute path of the program
+	Args []string // argv, including argv[0]
+	Env  []string // the complete environment: nothing else is inherited
+	Dir  string   // working directory; "" = the daemon's
+}
+
+// Spawner starts children and polls their fds on a fixed set of pollers.
+type Spawner struct {
+	pollers []*poller
+	next    atomic.Uint32
+	wg      sync.WaitGroup
+}
+
+// New starts n pollers (at least 1; 0 means one per CPU).
+func New(n int) (*Spawner, error) {
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	s := &Spawner{}
+	for i := 0; i < n; i++ {
+		pl, err := newPoller()
+		if err == nil {
+			err = pl.init()
+		}
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("spawn: poller: %w", err)
+		}
+		s.pollers = append(s.pollers, pl)
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); pl.run() }()
+	}
+	return s, nil
+}
+
+// Close stops the pollers. Children still running are not touched: the
+// owner runs their ladders first.
+func (s *Spawner) Close() {
+	for _, pl := range s.pollers {
+		pl.stop()
+	}
+	s.wg.Wait()
+	for _, pl := range s.pollers {
+		_ = pl.close()
+	}
+}
+
+// Start forks and execs spec in a new process group with fresh pipes for
+// its stdin, stdout and stderr, and registers the parent's ends. Events go
+// to n. On error nothing is left open and no child is left behind.
+func (s *Spawner) Start(spec Spec, n Notifier) (*Process, error) {
+	pl := s.pollers[int(s.next.Add(1))%len(s.pollers)]
+	var fds [6]int // in r, in w, out r, out w, err r, err w
+	for i := range fds {
+		fds[i] = -1
+	}
+	closeAll := func() {
+		for _, fd := range fds {
+			if fd >= 0 {
+				_ = unix.Close(fd)
+			}
+		}
+	}
+	for i := 0; i < 3; i++ {
+		r, w, err := platform.Pipe()
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("spawn: pipe: %w", err)
+		}
+		fds[2*i], fds[2*i+1] = r, w
+	}
+	p := &Process{stdin: fds[1], stdout: fds[2], stderr: fds[4], exitFD: -1, notify: n, pl: pl}
+	pid, exitFD, err := forkExec(spec, [3]int{fds[0], fds[3], fds[5]})
+	// The child's ends are the child's now.
+	for _, i := range [...]int{0, 3, 5} {
+		_ = unix.Close(fds[i])
+		fds[i] = -1
+	}
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("spawn: %s: %w", spec.Path, err)
+	}
+	p.Pid, p.exitFD = pid, exitFD
+	for _, fd := range [...]int{p.stdin, p.stdout, p.stderr} {
+		if err := unix.SetNonblock(fd, true); err != nil {
+			return nil, p.abandon(err)
+		}
+	}
+	for _, w := range [...]struct {
+		fd  int
+		bit uint32
+	}{{p.stdout, EvStdout}, {p.stderr, EvStderr}, {p.stdin, EvStdin}} {
+		if err := pl.add(w.fd, p, w.bit); err != nil {
+			return nil, p.abandon(err)
+		}
+	}
+	if err := pl.watchExit(p); err != nil {
+		return nil, p.abandon(err)
+	}
+	return p, nil
+}
+
+// abandon kills and reaps a child whose registration failed. The wait is
+// bounded: SIGKILL to a fresh child takes effect at once.
+func (p *Process) abandon(cause error) error {
+	_ = unix.Kill(-p.Pid, unix.SIGKILL)
+	_ = unix.Kill(p.Pid, unix.SIGKILL)
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(p.Pid, &ws, 0, nil); err != unix.EINTR {
+			break
+		}
+	}
+	p.reaped = true
+	p.Release()
+	return fmt.Errorf("spawn: register: %w", cause)
+}
