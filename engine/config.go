@@ -15,10 +15,10 @@ type Config struct {
 	Args        []string // arguments after COMMAND, verbatim
 
 	// Child environment and I/O.
-	PassEnv    []string // parent variables copied to the child (only if set and non-empty)
-	Binary     bool     // binary frames, raw bytes both ways
-	PassStderr bool     // stdout and stderr lines go to the client as JSON
-	ReverseLookup bool  // REMOTE_HOST from reverse DNS
+	PassEnv       []string // parent variables copied to the child (only if set and non-empty)
+	Binary        bool     // binary frames, raw bytes both ways
+	PassStderr    bool     // stdout and stderr lines go to the client as JSON
+	ReverseLookup bool     // REMOTE_HOST from reverse DNS
 
 	// Limits.
 	MaxForks     int           // concurrent children; <= 0 unlimited
@@ -39,6 +39,36 @@ type Config struct {
 
 	// ServerSoftware is SERVER_SOFTWARE for children, e.g. "wsplex/0.1.0".
 	ServerSoftware string
+
+	// The rest of websocketd's flags, validated by cmd/wsplex. cmd/wsplex
+	// still refuses to start with any of them set (cmd/wsplex/unsupported.go)
+	// until the engine implements them.
+
+	// Directory modes. Dir is absolute (like websocketd's ScriptDir);
+	// StaticDir and CGIDir are as given, relative to the daemon's working
+	// directory, which never changes.
+	Dir        string // --dir: URL paths map to executables in it; no Command then
+	StaticDir  string // --staticdir: static files over plain HTTP
+	CGIDir     string // --cgidir: CGI/1.1 scripts over plain HTTP
+	DevConsole bool   // --devconsole: console page on every non-upgrade request
+
+	// TLS: SSL implies SSLCert and SSLKey are set; Port defaults to 443.
+	SSL     bool
+	SSLCert string // PEM certificate file
+	SSLKey  string // PEM private key file
+	SSLCA   string // "" = no client certificates; else require ones signed by this CA (mutual TLS)
+
+	RedirPort  int    // 0 = off; else a plain-HTTP listener per address answering 301 to the main port
+	UnixSocket string // "" = off; else also listen on this Unix socket path
+	// UnixOnly: --unixsocket was the only listen option given (no --port,
+	// --address or --redirport), so no TCP listener is started.
+	UnixOnly bool
+
+	// Origin checks on the upgrade (403 when they fail).
+	SameOrigin bool     // Origin host:port must equal Host host:port
+	Origins    []string // --origin list, split on ",", spaces trimmed; empty = any
+
+	HeadersHTTP []string // "Name: value", only on plain HTTP (non-101) responses
 }
 
 // Defaults used by cmd/wsplex and by tests that build a Config directly.

@@ -152,7 +152,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 
 func (e *Engine) logStartup() {
 	if e.cfg.Command != "" {
-		e.log.Log(LevelInfo, "server", nil, "Serving using application   : %s %s", e.cfg.CommandName, joinArgs(e.cfg.Args))
+		e.log.Log(LevelInfo, "server", nil, "Serving using application   : %s %s", e.cfg.Command, joinArgs(e.cfg.Args))
 	}
 	for _, ln := range e.listeners {
 		host, port, _ := net.SplitHostPort(ln.Addr().String())

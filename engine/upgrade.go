@@ -84,7 +84,7 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	_, _ = c.gc.Write(resp)
 	c.upgraded = true
 	c.state = stOpen
-	c.fields.Command = e.cfg.CommandName
+	c.fields.Command = e.cfg.Command
 	argv := append([]string{e.cfg.Command}, e.cfg.Args...)
 	p, err := e.spawner.Start(spawn.Spec{Path: e.cfg.Command, Args: argv, Env: env}, c)
 	if err != nil {
