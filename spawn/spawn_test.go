@@ -202,12 +202,22 @@ func TestLadderSignalsTheGroup(t *testing.T) {
 		if done {
 			break
 		}
-		select {
-		case <-n:
-		case <-time.After(wait):
+		// Wait out the rung unless the child exits first; other events
+		// (output, EOF) are drained so the notifier can fire again.
+		timer := time.NewTimer(wait)
+	rung:
+		for {
+			select {
+			case <-n:
+				p.TakeEvents()
+				if _, ok := p.Reap(); ok {
+					timer.Stop()
+					break rung
+				}
+			case <-timer.C:
+				break rung
+			}
 		}
-		// Drain events so the notifier can fire again.
-		p.TakeEvents()
 	}
 	st := reapAll(t, n, p)
 	if !st.Signaled() || st.Signal() != unix.SIGTERM {
