@@ -23,7 +23,7 @@ type Config struct {
 	// Limits.
 	MaxForks     int           // concurrent children; <= 0 unlimited
 	MaxFrameSize int64         // largest inbound message in bytes; 0 unlimited
-	CloseMs      time.Duration // added to each wait of the termination ladder
+	CloseExtra   time.Duration // added to each wait of the termination ladder
 	PingInterval time.Duration // 0 = off; a peer silent for 2x is dropped
 	OutBuffer    int           // bytes of child output queued for a slow client before the child is paused
 	InBuffer     int           // bytes from a client its child has not taken before the client is closed with 1008

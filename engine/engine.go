@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -190,7 +189,7 @@ func (e *Engine) shutdown() {
 	}
 	// Every child is SIGKILLed by the end of its ladder; the bound is only
 	// a guard against a bug leaving the daemon hanging forever.
-	limit := 850*time.Millisecond + 3*e.cfg.CloseMs + 10*time.Second
+	limit := 850*time.Millisecond + 3*e.cfg.CloseExtra + 10*time.Second
 	select {
 	case <-e.drained:
 	case <-time.After(limit):
@@ -272,5 +271,3 @@ func (quietLogger) Infof(string, ...any)  {}
 func (quietLogger) Warnf(string, ...any)  {}
 func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(string, ...any) {}
-
-var errShutdown = errors.New("engine: shutting down")

@@ -138,7 +138,7 @@ func (c *conn) clientGone() {
 	}
 	c.laddering = true
 	c.stdinPend = nil
-	c.ladder.CloseMs = c.e.cfg.CloseMs
+	c.ladder.CloseExtra = c.e.cfg.CloseExtra
 	c.ladderStep()
 }
 

@@ -8,7 +8,7 @@ import (
 
 // Ladder is websocketd's termination sequence for a child whose client has
 // gone, applied to the child's process group: close stdin, wait 100 ms,
-// SIGINT, wait 250 ms, SIGTERM, wait 500 ms, SIGKILL; CloseMs is added to
+// SIGINT, wait 250 ms, SIGTERM, wait 500 ms, SIGKILL; CloseExtra is added to
 // every wait. A well-behaved child exits at end of input and never sees a
 // signal.
 //
@@ -18,8 +18,8 @@ import (
 // testable without a clock and lets thousands of ladders share the owner's
 // timers.
 type Ladder struct {
-	CloseMs time.Duration
-	rung    int
+	CloseExtra time.Duration
+	rung       int
 }
 
 // Rungs, for the record of what a step did.
@@ -51,7 +51,7 @@ func (l *Ladder) Step(p *Process) (wait time.Duration, done bool) {
 	default:
 		return 0, true
 	}
-	wait = ladderWaits[l.rung] + l.CloseMs
+	wait = ladderWaits[l.rung] + l.CloseExtra
 	l.rung++
 	return wait, false
 }

@@ -30,6 +30,8 @@ type poller struct {
 	np  *netpoll.Poller
 	mu  sync.RWMutex
 	fds map[int]watch
+
+	//lint:ignore U1000 holds the kqueue of child exits on the BSDs; empty on Linux
 	pollerOS
 }
 

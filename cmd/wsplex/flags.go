@@ -283,7 +283,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 
 	cfg.MaxForks = o.maxForks
 	cfg.MaxFrameSize = o.maxFrameSize.n
-	cfg.CloseMs = o.closeMs.d
+	cfg.CloseExtra = o.closeMs.d
 	cfg.PingInterval = o.pingMs.d
 	cfg.OutBuffer = clampInt(o.outBuffer.n)
 	cfg.InBuffer = clampInt(o.inBuffer.n)

@@ -343,7 +343,7 @@ func TestParseArgsConfig(t *testing.T) {
 			func(c engine.Config) bool { return c.Port == 80 }},
 		{"limits", []string{"--maxforks=0", "--maxframesize=0", "--closems=250", "--pingms=1500", "--outbuffer=4096", "--inbuffer=0x10000", "prog"},
 			func(c engine.Config) bool {
-				return c.MaxForks == 0 && c.MaxFrameSize == 0 && c.CloseMs == 250*time.Millisecond &&
+				return c.MaxForks == 0 && c.MaxFrameSize == 0 && c.CloseExtra == 250*time.Millisecond &&
 					c.PingInterval == 1500*time.Millisecond && c.OutBuffer == 4096 && c.InBuffer == 65536
 			}},
 		{"negative maxforks", []string{"--maxforks=-1", "prog"},
