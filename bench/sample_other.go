@@ -1,0 +1,9 @@
+//go:build !linux
+
+package bench
+
+import "errors"
+
+func readProc(pid int, withPSS bool) (ProcSample, error) {
+	return ProcSample{}, errors.New("server sampling reads /proc and works on Linux only")
+}

@@ -1,0 +1,785 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The suite (wsbench suite, run by make bench) measures wsplex against the
+// goroutine design, websocketd, on this machine in one run: every scenario
+// against both daemons, interleaved A B A B so drift in the machine's state
+// hits both alike, with the same child programs, each daemon started fresh
+// for each run. It writes raw JSON, summary.md and report.html.
+
+type suiteConfig struct {
+	quick       bool
+	out         string
+	wsplex      string
+	websocketd  string
+	reps        int
+	dur         time.Duration
+	childrenSet string
+	levels      string
+}
+
+type serverSpec struct {
+	name    string
+	bin     string
+	metrics bool // exposes Prometheus (go_goroutines) at --metrics
+	standIn bool // this is websocketd standing in for a missing wsplex
+}
+
+func suiteMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var c suiteConfig
+	fs := flag.NewFlagSet("wsbench suite", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&c.quick, "quick", false, "about one minute: one repetition, short phases, cat only")
+	fs.StringVar(&c.out, "out", "", "results directory (default bench/results/<timestamp>)")
+	fs.StringVar(&c.wsplex, "wsplex", "bin/wsplex", "wsplex binary")
+	fs.StringVar(&c.websocketd, "websocketd", "bin/websocketd", "websocketd binary")
+	fs.IntVar(&c.reps, "reps", 3, "repetitions of each scenario per server")
+	fs.DurationVar(&c.dur, "duration", 5*time.Second, "measured phase of timed scenarios")
+	fs.StringVar(&c.childrenSet, "children", "cat,cecho,python", "child programs for the echo scenarios")
+	fs.StringVar(&c.levels, "levels", "0,1000,2500,max", "held connections at which idle cost and open rate are measured")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	if c.quick {
+		c.reps, c.dur, c.childrenSet, c.levels = 1, 2*time.Second, "cat", "0,1000"
+	}
+	if c.out == "" {
+		c.out = filepath.Join("bench", "results", time.Now().Format("20060102-150405"))
+	}
+	if err := runSuite(ctx, &c, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "wsbench suite: %v\n", err)
+		return ExitFatal
+	}
+	return ExitOK
+}
+
+type suite struct {
+	c        *suiteConfig
+	log      io.Writer
+	servers  []serverSpec
+	children map[string][]string
+	results  []*Result
+	raw      *os.File
+	notes    []string
+	n        int
+}
+
+func runSuite(ctx context.Context, c *suiteConfig, stdout, stderr io.Writer) error {
+	start := time.Now()
+	if err := os.MkdirAll(filepath.Join(c.out, "raw"), 0o755); err != nil {
+		return err
+	}
+	s := &suite{c: c, log: stderr, children: map[string][]string{}}
+	raw, err := os.Create(filepath.Join(c.out, "results.jsonl"))
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	s.raw = raw
+	if _, err := os.Stat(c.websocketd); err != nil {
+		return fmt.Errorf("websocketd binary %s: %v (build it: cd bench/websocketd && go build -o ../../bin/websocketd github.com/joewalnes/websocketd)", c.websocketd, err)
+	}
+	s.prepareChildren()
+	s.servers = []serverSpec{{name: "wsplex", bin: c.wsplex, metrics: true}, {name: "websocketd", bin: c.websocketd}}
+	if err := s.smoke(ctx, &s.servers[0]); err != nil {
+		s.note("wsplex could not be used (%v): websocketd stands in for it, so the two sides are the same program and ratios only show noise", err)
+		s.servers[0] = serverSpec{name: "wsplex", bin: c.websocketd, standIn: true}
+	}
+	d := c.dur
+	type job struct {
+		sc     func() Scenario
+		child  string
+		binary bool
+		dur    time.Duration
+	}
+	var jobs []job
+	for _, ch := range strings.Split(c.childrenSet, ",") {
+		if _, ok := s.children[ch]; !ok {
+			continue
+		}
+		jobs = append(jobs,
+			job{func() Scenario { return &LatencyScenario{Conns: 1, Rate: 1000, Size: 64, Drain: 3 * time.Second} }, ch, false, d},
+			job{func() Scenario { return &ThroughputScenario{Conns: 10, Inflight: 16, Size: 64, Drain: 3 * time.Second} }, ch, false, d})
+	}
+	storm := 1000
+	if c.quick {
+		storm = 300
+	}
+	jobs = append(jobs,
+		job{func() Scenario { return &LatencyScenario{Conns: 100, Rate: 2000, Size: 64, Drain: 3 * time.Second} }, "cat", false, d},
+		job{func() Scenario { return &StormScenario{Conns: storm, Concurrency: 100, Size: 32, Keep: true} }, "cat", false, 0},
+		job{func() Scenario { return &ChurnScenario{Concurrency: 1, Size: 32} }, "cat", false, d},
+		job{func() Scenario {
+			return &BinaryScenario{Sizes: "16,1024,65536", Conns: 1, Inflight: 4, Drain: 3 * time.Second}
+		}, "cat", true, d},
+		job{func() Scenario {
+			return &SlowScenario{Conns: 1, Size: 16 << 10, Stall: time.Second, RcvBuf: 64 << 10}
+		}, "cat", false, 2 * d},
+	)
+	for rep := 1; rep <= c.reps; rep++ {
+		for _, j := range jobs {
+			for i := range s.servers {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				s.runOne(ctx, &s.servers[i], j.sc(), j.child, j.binary, j.dur, rep)
+			}
+		}
+	}
+	for i := range s.servers {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.capacity(ctx, &s.servers[i])
+	}
+	return s.write(stdout, time.Since(start))
+}
+
+func (s *suite) note(f string, a ...any) {
+	msg := fmt.Sprintf(f, a...)
+	s.notes = append(s.notes, msg)
+	fmt.Fprintln(s.log, "note: "+msg)
+}
+
+// prepareChildren writes and compiles the child programs: cat, a small C
+// line echo (static if the toolchain allows), and a Python line echo.
+func (s *suite) prepareChildren() {
+	s.children["cat"] = []string{"cat"}
+	dir, _ := filepath.Abs(s.c.out)
+	src := filepath.Join(dir, "cecho.c")
+	os.WriteFile(src, []byte(`#include <unistd.h>
+/* Echo stdin to stdout, one read per write: a line-echo child with no
+   buffering of its own, so it costs what a minimal child costs. */
+int main(void) {
+	static char buf[65536];
+	for (;;) {
+		ssize_t n = read(0, buf, sizeof buf), off = 0;
+		if (n <= 0) return 0;
+		while (off < n) {
+			ssize_t w = write(1, buf + off, n - off);
+			if (w <= 0) return 1;
+			off += w;
+		}
+	}
+}
+`), 0o644)
+	bin := filepath.Join(dir, "cecho")
+	if out, err := exec.Command("gcc", "-static", "-O2", "-o", bin, src).CombinedOutput(); err == nil {
+		s.children["cecho"] = []string{bin}
+	} else if out2, err2 := exec.Command("gcc", "-O2", "-o", bin, src).CombinedOutput(); err2 == nil {
+		s.children["cecho"] = []string{bin}
+		s.note("cecho is dynamically linked (static link failed: %s)", strings.TrimSpace(string(out)))
+	} else {
+		s.note("no C echo child: gcc failed: %s", strings.TrimSpace(string(out2)))
+	}
+	py := filepath.Join(dir, "echo.py")
+	os.WriteFile(py, []byte("import sys\nfor line in sys.stdin:\n    sys.stdout.write(line)\n    sys.stdout.flush()\n"), 0o644)
+	if p, err := exec.LookPath("python3"); err == nil {
+		s.children["python"] = []string{p, "-u", py}
+	} else {
+		s.note("no python3: the Python child is skipped")
+	}
+}
+
+// daemon is one running server under test.
+type daemon struct {
+	spec    serverSpec
+	cmd     *exec.Cmd
+	port    int
+	metrics int
+	exited  chan struct{}
+	cgroup  string // our own sub-cgroup holding the daemon, "" if none
+	logf    *os.File
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func (s *suite) start(spec *serverSpec, child []string, binary bool) (*daemon, error) {
+	d := &daemon{spec: *spec, port: freePort(), exited: make(chan struct{})}
+	// --maxforks=0 on both: websocketd v0.4.1 is unlimited by default,
+	// wsplex (like websocketd's main branch) stops at 1024, and the
+	// capacity phases measure up to the fd limit.
+	args := []string{fmt.Sprintf("--port=%d", d.port), "--address=127.0.0.1", "--maxforks=0"}
+	if binary {
+		args = append(args, "--binary")
+	}
+	if spec.metrics {
+		d.metrics = freePort()
+		args = append(args, fmt.Sprintf("--metrics=127.0.0.1:%d", d.metrics))
+	}
+	args = append(args, child...)
+	s.n++
+	lf, err := os.Create(filepath.Join(s.c.out, "raw", fmt.Sprintf("%03d-%s.log", s.n, spec.name)))
+	if err != nil {
+		return nil, err
+	}
+	d.logf = lf
+	d.cmd = exec.Command(spec.bin, args...)
+	d.cmd.Stdout, d.cmd.Stderr = lf, lf
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.cmd.Start(); err != nil {
+		lf.Close()
+		return nil, err
+	}
+	go func() { d.cmd.Wait(); close(d.exited) }()
+	d.cgroup = enterCgroup(d.cmd.Process.Pid, fmt.Sprintf("wsbench-%d-%d", os.Getpid(), s.n))
+	// Wait for the listener: connect attempts, bounded.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", d.port), time.Second)
+		if err == nil {
+			c.Close()
+			return d, nil
+		}
+		select {
+		case <-d.exited:
+			return nil, fmt.Errorf("%s exited at start (see %s)", spec.bin, lf.Name())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			d.stop()
+			return nil, fmt.Errorf("%s does not listen on port %d after 10s", spec.bin, d.port)
+		}
+	}
+}
+
+func (d *daemon) url() string { return fmt.Sprintf("ws://127.0.0.1:%d/", d.port) }
+
+// stop ends the daemon and its children (its own process group).
+func (d *daemon) stop() {
+	pid := d.cmd.Process.Pid
+	syscall.Kill(pid, syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(3 * time.Second):
+	}
+	syscall.Kill(-pid, syscall.SIGKILL)
+	<-d.exited
+	d.logf.Close()
+	if d.cgroup != "" {
+		// The group empties once the killed children are reaped.
+		for i := 0; i < 50 && os.Remove(d.cgroup) != nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// smoke checks that a server binary starts and echoes.
+func (s *suite) smoke(ctx context.Context, spec *serverSpec) error {
+	if _, err := os.Stat(spec.bin); err != nil {
+		return err
+	}
+	d, err := s.start(spec, []string{"cat"}, false)
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+	tg, _ := ParseTarget(d.url(), false)
+	res, err := (&LatencyScenario{Conns: 1, Rate: 100, Size: 32, Drain: 2 * time.Second}).Run(ctx, &Options{Target: tg, Duration: 200 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	if !res.OK || res.Msgs.Received == 0 {
+		return fmt.Errorf("echo check failed: %+v", res.Msgs)
+	}
+	if spec.metrics && goroutines(d) < 0 {
+		s.note("%s --metrics gave no go_goroutines", spec.bin)
+	}
+	return nil
+}
+
+func (s *suite) record(r *Result) {
+	s.results = append(s.results, r)
+	r.WriteJSON(s.raw)
+	if f, err := os.Create(filepath.Join(s.c.out, "raw", fmt.Sprintf("%03d-%s-%s.json", s.n, r.Scenario, r.Label))); err == nil {
+		r.WriteJSON(f)
+		f.Close()
+	}
+}
+
+func (s *suite) runOne(ctx context.Context, spec *serverSpec, sc Scenario, child string, binary bool, dur time.Duration, rep int) {
+	d, err := s.start(spec, s.children[child], binary)
+	if err != nil {
+		s.note("%s %s: %v", sc.Name(), spec.name, err)
+		return
+	}
+	defer d.stop()
+	tg, _ := ParseTarget(d.url(), false)
+	o := &Options{Target: tg, Duration: dur, HandshakeTimeout: 10 * time.Second, ServerPID: d.cmd.Process.Pid,
+		SampleInterval: 500 * time.Millisecond, Label: spec.name}
+	t0 := time.Now()
+	res, err := sc.Run(ctx, o)
+	if res == nil {
+		s.note("%s %s (%s): %v", sc.Name(), spec.name, child, err)
+		return
+	}
+	if err != nil {
+		res.Notes = append(res.Notes, "fatal: "+err.Error())
+	}
+	res.Params["child"] = child
+	res.Params["rep"] = rep
+	if spec.standIn {
+		res.Notes = append(res.Notes, "websocketd standing in for wsplex")
+	}
+	s.record(res)
+	fmt.Fprintf(s.log, "%-10s %-7s %-10s rep %d: %9.1f %-10s %s (%.1fs)\n", res.Scenario, child, spec.name, rep, res.Rate, res.RateUnit, headline(res), time.Since(t0).Seconds())
+}
+
+func headline(r *Result) string {
+	for _, f := range r.LatencyOrder {
+		if l := r.Latency[f]; l != nil && l.Count > 0 {
+			v := fmt.Sprintf("%s p50 %.3fms p99 %.3fms", f, l.P50, l.P99)
+			if !r.OK {
+				v += " PROBLEMS"
+			}
+			return v
+		}
+	}
+	if !r.OK {
+		return "PROBLEMS"
+	}
+	return ""
+}
+
+// goroutines scrapes go_goroutines from the daemon's Prometheus endpoint,
+// -1 when there is none.
+func goroutines(d *daemon) float64 {
+	if d.metrics == 0 {
+		return -1
+	}
+	cl := http.Client{Timeout: 2 * time.Second}
+	resp, err := cl.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", d.metrics))
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "go_goroutines" {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			return v
+		}
+	}
+	return -1
+}
+
+// capacity measures the cost of idle connections and the open rate while
+// many are held: connections are opened in steps to each level, the daemon
+// is measured (RSS, fds, threads, goroutines, children's PSS, cgroup memory),
+// then a storm of 200 more measures the open rate at that level.
+func (s *suite) capacity(ctx context.Context, spec *serverSpec) {
+	d, err := s.start(spec, s.children["cat"], false)
+	if err != nil {
+		s.note("capacity %s: %v", spec.name, err)
+		return
+	}
+	defer d.stop()
+	pid := d.cmd.Process.Pid
+	tg, _ := ParseTarget(d.url(), false)
+	o := &Options{Target: tg, Duration: 0, HandshakeTimeout: 20 * time.Second, Label: spec.name, Loops: 1}
+	r, err := NewRun("capacity", o, map[string]any{"child": "cat", "levels": s.c.levels})
+	if err != nil {
+		s.note("capacity: %v", err)
+		return
+	}
+	r.Latency("handshake")
+	const stormN = 200
+	var echoes = new(atomicInt)
+	held := 0
+	var p0 ProcSample
+	var baseCg int64
+	fdsPerConn := 0.0
+	for _, lv := range strings.Split(s.c.levels, ",") {
+		target := 0
+		if lv == "max" {
+			if fdsPerConn <= 0 {
+				continue
+			}
+			// Both processes have RLIMIT_NOFILE; keep room for the storm and
+			// the daemon's own descriptors.
+			lim := float64(RaiseFileLimit())
+			target = int(math.Min((lim-float64(p0.FDs)-float64(stormN)*fdsPerConn-100)/fdsPerConn, lim-float64(stormN)-200))
+			if target <= held {
+				continue
+			}
+		} else {
+			target, _ = strconv.Atoi(lv)
+		}
+		if target > held {
+			t0 := time.Now()
+			r.openAll(ctx, target-held, 100, func(b base) Handler { return &holdConn{base: b, echoes: &echoes.Int64} })
+			rate := float64(r.Opened.Load()-int64(held)) / time.Since(t0).Seconds()
+			held = int(r.Live())
+			r.SetExtra(fmt.Sprintf("ramp_conn_per_s_to_%s", lv), rate)
+			if held < target {
+				s.note("capacity %s: only %d of %d connections opened (%v)", spec.name, held, target, r.FirstError())
+			}
+		}
+		// Let the daemon settle (children start, lazy allocations land).
+		time.Sleep(time.Second)
+		p, err := ReadProc(pid, true)
+		if err != nil {
+			s.note("capacity %s: %v", spec.name, err)
+			break
+		}
+		cg := cgroupMemory(d, pid)
+		tag := strconv.Itoa(held)
+		if lv == "max" {
+			tag = "max"
+			r.SetExtra("max_conns", float64(held))
+		}
+		r.SetExtra("server_rss_mib_at_"+tag, mib(p.RSS))
+		r.SetExtra("server_fds_at_"+tag, float64(p.FDs))
+		r.SetExtra("server_threads_at_"+tag, float64(p.Threads))
+		r.SetExtra("server_children_pss_mib_at_"+tag, mib(p.ChildrenPSS))
+		if g := goroutines(d); g >= 0 {
+			r.SetExtra("server_goroutines_at_"+tag, g)
+		}
+		if cg > 0 {
+			r.SetExtra("server_cgroup_mib_at_"+tag, mib(cg))
+		}
+		if held == 0 {
+			p0, baseCg = p, cg
+		} else {
+			n := float64(held)
+			r.SetExtra("server_rss_kib_per_conn_at_"+tag, float64(p.RSS-p0.RSS)/1024/n)
+			r.SetExtra("server_fds_per_conn_at_"+tag, float64(p.FDs-p0.FDs)/n)
+			r.SetExtra("server_children_pss_kib_per_conn_at_"+tag, float64(p.ChildrenPSS-p0.ChildrenPSS)/1024/n)
+			if cg > 0 && baseCg > 0 {
+				r.SetExtra("server_cgroup_kib_per_conn_at_"+tag, float64(cg-baseCg)/1024/n)
+			}
+			fdsPerConn = float64(p.FDs-p0.FDs) / n
+		}
+		// Open rate with this many held.
+		so := *o
+		st, err := (&StormScenario{Conns: stormN, Concurrency: 50, Size: 32, Keep: false}).Run(ctx, &so)
+		if err == nil && st != nil {
+			r.SetExtra("open_conn_per_s_at_"+tag, st.Rate)
+			if l := st.Latency["handshake"]; l != nil {
+				r.SetExtra("open_handshake_p99_ms_at_"+tag, l.P99)
+			}
+		}
+		fmt.Fprintf(s.log, "capacity   %-10s %6d held: rss %.1f MiB, fds %d, threads %d, children pss %.1f MiB, open rate %.0f/s\n",
+			spec.name, held, mib(p.RSS), p.FDs, p.Threads, mib(p.ChildrenPSS), r.extra["open_conn_per_s_at_"+tag])
+	}
+	if spec.metrics == false {
+		r.Note("goroutines n/a: websocketd has no metrics endpoint; see its thread count")
+	}
+	if spec.standIn {
+		r.Note("websocketd standing in for wsplex")
+	}
+	if d.cgroup == "" {
+		r.Note("cgroup memory is that of the cgroup the daemon shares with the bench (a sub-cgroup could not be made), so it includes wsbench's own growth")
+	}
+	r.CloseAll(false, 10*time.Second)
+	res := r.Finish()
+	res.Msgs = MsgCounts{}
+	res.finishOK()
+	s.record(res)
+}
+
+type atomicInt struct{ Int64 atomic.Int64 }
+
+// cgroupMemory reads the memory charged to the daemon's cgroup (v2
+// memory.current or v1 memory.usage_in_bytes).
+func cgroupMemory(d *daemon, pid int) int64 {
+	dir := d.cgroup
+	if dir == "" {
+		dir = cgroupDir(pid)
+	}
+	if dir == "" {
+		return 0
+	}
+	for _, f := range []string{"memory.current", "memory.usage_in_bytes"} {
+		if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+			v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// cgroupDir finds the memory cgroup directory of pid (v2 or v1).
+func cgroupDir(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return ""
+	}
+	for _, ln := range strings.Split(string(b), "\n") {
+		f := strings.SplitN(ln, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if f[1] == "" && f[0] == "0" {
+			if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+				return filepath.Join("/sys/fs/cgroup", f[2])
+			}
+		}
+		for _, c := range strings.Split(f[1], ",") {
+			if c == "memory" {
+				return filepath.Join("/sys/fs/cgroup/memory", f[2])
+			}
+		}
+	}
+	return ""
+}
+
+// enterCgroup moves pid into a new child of our own memory cgroup, so that
+// its memory (and its children's, which inherit the group) is counted apart
+// from the bench's. It returns "" when that is not possible here.
+func enterCgroup(pid int, name string) string {
+	parent := cgroupDir(os.Getpid())
+	if parent == "" {
+		return ""
+	}
+	dir := filepath.Join(parent, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return ""
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		os.Remove(dir)
+		return ""
+	}
+	return dir
+}
+
+// ---- summary ----
+
+type figure struct {
+	name  string
+	unit  string
+	lower bool // lower is better
+	get   func(*Result) (float64, bool)
+}
+
+func resultFigures(r *Result) []figure {
+	var fs []figure
+	if r.Rate > 0 || r.RateUnit != "" {
+		fs = append(fs, figure{"rate", r.RateUnit, false, func(r *Result) (float64, bool) { return r.Rate, r.RateUnit != "" }})
+	}
+	for _, n := range r.LatencyOrder {
+		for _, q := range []struct {
+			n string
+			f func(*Latency) float64
+		}{{"p50", func(l *Latency) float64 { return l.P50 }}, {"p99", func(l *Latency) float64 { return l.P99 }},
+			{"p99.9", func(l *Latency) float64 { return l.P999 }}, {"max", func(l *Latency) float64 { return l.Max }}} {
+			fs = append(fs, figure{n + " " + q.n, "ms", true, func(r *Result) (float64, bool) {
+				l := r.Latency[n]
+				if l == nil || l.Count == 0 {
+					return 0, false
+				}
+				return q.f(l), true
+			}})
+		}
+	}
+	keys := make([]string, 0, len(r.Extra))
+	for k := range r.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fs = append(fs, figure{k, "", !strings.Contains(k, "per_s"), func(r *Result) (float64, bool) { v, ok := r.Extra[k]; return v, ok }})
+	}
+	fs = append(fs,
+		figure{"server cpu", "s", true, func(r *Result) (float64, bool) {
+			if r.Server == nil {
+				return 0, false
+			}
+			return r.Server.CPUSeconds + r.Server.ChildrenCPU, true
+		}},
+		figure{"server rss peak", "MiB", true, func(r *Result) (float64, bool) {
+			if r.Server == nil {
+				return 0, false
+			}
+			return mib(r.Server.RSSPeak), true
+		}},
+		figure{"server threads peak", "", true, func(r *Result) (float64, bool) {
+			if r.Server == nil {
+				return 0, false
+			}
+			return float64(r.Server.ThreadsPeak), true
+		}})
+	return fs
+}
+
+func median(v []float64) (med, lo, hi float64) {
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 1 {
+		med = v[n/2]
+	} else {
+		med = (v[n/2-1] + v[n/2]) / 2
+	}
+	return med, v[0], v[n-1]
+}
+
+func (s *suite) write(stdout io.Writer, took time.Duration) error {
+	var md strings.Builder
+	fmt.Fprintf(&md, "# wsbench suite: wsplex vs websocketd\n\n%s, %d repetition(s), phases of %v, took %s.\n",
+		time.Now().Format(time.RFC3339), s.c.reps, s.c.dur, took.Round(time.Second))
+	fmt.Fprintf(&md, "Each figure: median [min-max] over repetitions; ratio = wsplex/websocketd of the medians ")
+	fmt.Fprintf(&md, "(for latencies, memory and CPU lower is better; for rates higher is better).\n\n")
+	for _, n := range s.notes {
+		fmt.Fprintf(&md, "- note: %s\n", n)
+	}
+	// Group by scenario + child + params that define the case.
+	type key struct{ sc, child, desc string }
+	var order []key
+	groups := map[key][]*Result{}
+	for _, r := range s.results {
+		desc := paramDesc(r)
+		k := key{r.Scenario, fmt.Sprint(r.Params["child"]), desc}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	for _, k := range order {
+		g := groups[k]
+		fmt.Fprintf(&md, "\n## %s (child %s) %s\n\n| figure | wsplex | websocketd | ratio |\n|---|---|---|---|\n", k.sc, k.child, k.desc)
+		figs := resultFigures(g[0])
+		seen := map[string]bool{}
+		for _, r := range g[1:] {
+			for _, f := range resultFigures(r) {
+				figs = append(figs, f)
+			}
+		}
+		for _, f := range figs {
+			if seen[f.name] {
+				continue
+			}
+			seen[f.name] = true
+			var cell [2]string
+			var med [2]float64
+			for i, name := range []string{"wsplex", "websocketd"} {
+				var vs []float64
+				for _, r := range g {
+					if r.Label != name {
+						continue
+					}
+					if v, ok := f.get(r); ok {
+						vs = append(vs, v)
+					}
+				}
+				if len(vs) == 0 {
+					cell[i] = "n/a"
+					med[i] = math.NaN()
+					continue
+				}
+				m, lo, hi := median(vs)
+				med[i] = m
+				cell[i] = fmtNum3(m)
+				if len(vs) > 1 {
+					cell[i] += fmt.Sprintf(" [%s-%s]", fmtNum3(lo), fmtNum3(hi))
+				}
+				if f.unit != "" {
+					cell[i] += " " + f.unit
+				}
+			}
+			if cell[0] == "n/a" && cell[1] == "n/a" {
+				continue
+			}
+			ratio := "n/a"
+			if !math.IsNaN(med[0]) && !math.IsNaN(med[1]) && med[1] != 0 {
+				ratio = fmt.Sprintf("%.2f", med[0]/med[1])
+			}
+			fmt.Fprintf(&md, "| %s | %s | %s | %s |\n", f.name, cell[0], cell[1], ratio)
+		}
+		var probs []string
+		for _, r := range g {
+			if !r.OK {
+				probs = append(probs, fmt.Sprintf("%s rep %v: lost %d reordered %d corrupt %d failed %d dropped %d %s",
+					r.Label, r.Params["rep"], r.Msgs.Lost, r.Msgs.Reordered, r.Msgs.Corrupt, r.Conns.Failed, r.Conns.Dropped, strings.Join(r.ErrorSamples, "; ")))
+			}
+			for _, n := range r.Notes {
+				probs = append(probs, r.Label+": "+n)
+			}
+		}
+		if len(probs) > 0 {
+			sort.Strings(probs)
+			probs = dedup(probs)
+			fmt.Fprintf(&md, "\n")
+			for _, p := range probs {
+				fmt.Fprintf(&md, "- %s\n", p)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(s.c.out, "summary.md"), []byte(md.String()), 0o644); err != nil {
+		return err
+	}
+	intro := "<p>Raw results: results.jsonl; summary: summary.md.</p>"
+	if err := os.WriteFile(filepath.Join(s.c.out, "report.html"), RenderHTML("wsbench suite: wsplex vs websocketd", s.results, intro), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, md.String())
+	fmt.Fprintf(stdout, "\nwritten to %s (summary.md, report.html, results.jsonl, raw/)\n", s.c.out)
+	if len(s.results) == 0 {
+		return errors.New("no results")
+	}
+	return nil
+}
+
+func dedup(s []string) []string {
+	var out []string
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func paramDesc(r *Result) string {
+	var ks []string
+	for k := range r.Params {
+		if k != "child" && k != "rep" {
+			ks = append(ks, k)
+		}
+	}
+	sort.Strings(ks)
+	var out []string
+	for _, k := range ks {
+		out = append(out, fmt.Sprintf("%s=%v", k, r.Params[k]))
+	}
+	return strings.Join(out, " ")
+}
+
+func fmtNum3(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case v == math.Trunc(v) && a < 1e12:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
+}
