@@ -1,0 +1,254 @@
+package engine
+
+import (
+	"crypto/tls"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TLS on a reactor that has no TLS.
+//
+// gnet only moves bytes; crypto/tls needs a blocking net.Conn. So a TLS
+// connection is terminated in Go and its plaintext handed to the reactor
+// through a socketpair: one end is enrolled in gnet like any accepted
+// socket (the state machine cannot tell the difference), the other end is
+// pumped to and from the tls.Conn by two goroutines with one 16 KiB buffer
+// each. That is the price of wss: two goroutines, two buffers, a tls.Conn
+// and two more fds per connection; plain ws connections pay nothing.
+//
+// Flow control still reaches the client's TCP socket:
+//
+//   - child slow to read: the engine's read pause (pauseRead) tells the
+//     bridge to stop reading the client, as the TCP pause would. The paused
+//     reader parks on the client socket and wakes only when resumed or when
+//     the client hangs up, so a client that goes away is still noticed.
+//   - client slow to read: tls.Conn.Write blocks, the bridge stops draining
+//     the socketpair, the socketpair fills, and gnet's outbound queue grows:
+//     the engine sees a slow client exactly as on plain TCP.
+type tlsBridge struct {
+	e    *Engine
+	tc   *tls.Conn
+	raw  syscall.RawConn // the client's socket, for the read pause
+	side *net.UnixConn   // our end of the socketpair
+
+	mu      sync.Mutex
+	paused  bool
+	parked  bool // the reader waits in waitResumed
+	writeDL atomic.Bool
+}
+
+const (
+	// bridgeBuf is one TLS record of plaintext, the most one Read returns.
+	bridgeBuf = 16 << 10
+	// bridgeSockBuf caps each direction of the socketpair, which is
+	// buffering on top of gnet's queues and the pumps' buffers.
+	bridgeSockBuf = 64 << 10
+	// bridgeLinger bounds how long the bridge keeps trying to deliver the
+	// last bytes once the engine has closed its end (a client that stopped
+	// reading would otherwise hold the goroutine forever).
+	bridgeLinger = 5 * time.Second
+	// bridgeFDs is what a TLS connection holds besides gnet's socket: the
+	// client's socket and our end of the socketpair.
+	bridgeFDs = 2
+)
+
+// serveTLS runs one TLS connection: handshake (bounded like a request
+// head), then the bridge until both directions are done. The accept loop
+// has counted bridgeFDs in fdsHeld and added to e.bridges.
+func (e *Engine) serveTLS(nc net.Conn) {
+	defer e.bridges.Done()
+	defer e.fdsHeld.Add(-bridgeFDs)
+	tc := tls.Server(nc, e.tlsConf)
+	_ = tc.SetDeadline(time.Now().Add(HeadTimeout))
+	if err := tc.Handshake(); err != nil {
+		e.log.Log(LevelInfo, "server", nil, "TLS handshake error from %s: %v", nc.RemoteAddr(), err)
+		_ = nc.Close()
+		return
+	}
+	_ = tc.SetDeadline(time.Time{})
+	b, theirs, err := newBridge(e, tc)
+	if err != nil {
+		e.log.Log(LevelError, "server", nil, "Could not bridge TLS connection from %s: %v", nc.RemoteAddr(), err)
+		_ = tc.Close()
+		return
+	}
+	if _, err := e.client.EnrollContext(theirs, &peer{addr: nc.RemoteAddr(), bridge: b}); err != nil {
+		e.log.Log(LevelError, "server", nil, "Could not register connection from %s: %v", nc.RemoteAddr(), err)
+		_ = tc.Close()
+		_ = b.side.Close()
+		return
+	}
+	done := make(chan struct{})
+	go func() { b.toClient(); close(done) }()
+	b.fromClient()
+	<-done
+	_ = b.side.Close()
+}
+
+// newBridge makes the socketpair. The end returned is for gnet
+// (EnrollContext takes a dup of it and closes it).
+func newBridge(e *Engine, tc *tls.Conn) (*tlsBridge, *net.UnixConn, error) {
+	sc, ok := tc.NetConn().(syscall.Conn)
+	if !ok {
+		return nil, nil, syscall.EINVAL
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	// No SOCK_CLOEXEC on every platform: set it under ForkLock instead, so
+	// no child started meanwhile inherits the pair.
+	syscall.ForkLock.RLock()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err == nil {
+		unix.CloseOnExec(fds[0])
+		unix.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, fd := range fds {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, bridgeSockBuf)
+	}
+	ours, err := fileUnixConn(fds[0], "wsplex-tls")
+	if err != nil {
+		_ = unix.Close(fds[1])
+		return nil, nil, err
+	}
+	theirs, err := fileUnixConn(fds[1], "wsplex-tls-reactor")
+	if err != nil {
+		_ = ours.Close()
+		return nil, nil, err
+	}
+	return &tlsBridge{e: e, tc: tc, raw: raw, side: ours}, theirs, nil
+}
+
+// fileUnixConn wraps a socket fd as a *net.UnixConn (net.FileConn dups it,
+// so the original is closed here).
+func fileUnixConn(fd int, name string) (*net.UnixConn, error) {
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, err
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		_ = c.Close()
+		return nil, syscall.EINVAL
+	}
+	return uc, nil
+}
+
+// fromClient pumps client -> reactor. At the client's EOF (or any error)
+// it half-closes the socketpair, which gnet sees as the client's EOF.
+func (b *tlsBridge) fromClient() {
+	buf := make([]byte, bridgeBuf)
+	for {
+		if err := b.waitResumed(); err != nil {
+			break
+		}
+		n, err := b.tc.Read(buf)
+		if n > 0 {
+			if _, werr := b.side.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	_ = b.side.CloseWrite()
+}
+
+// toClient pumps reactor -> client until the engine closes its end (or
+// the client is gone), then closes the TLS connection: close_notify, FIN,
+// and fromClient's Read returns.
+func (b *tlsBridge) toClient() {
+	buf := make([]byte, bridgeBuf)
+	for {
+		n, err := b.side.Read(buf)
+		if n > 0 {
+			if _, werr := b.tc.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	_ = b.tc.Close()
+}
+
+// hangup is the engine's socket closing (on its loop). What the bridge still
+// has for the client gets bridgeLinger to go out.
+func (b *tlsBridge) hangup() {
+	if b.writeDL.CompareAndSwap(false, true) {
+		_ = b.tc.SetWriteDeadline(time.Now().Add(bridgeLinger))
+	}
+}
+
+// pause and resume are the engine's read pause (on its loop): stop reading
+// the client until the child has taken its input. They never block.
+func (b *tlsBridge) pause() {
+	b.mu.Lock()
+	b.paused = true
+	b.mu.Unlock()
+}
+
+func (b *tlsBridge) resume() {
+	b.mu.Lock()
+	b.paused = false
+	if b.parked {
+		// Wake the parked reader even if nothing new arrives: tls.Conn may
+		// hold a record it has already read.
+		_ = b.tc.NetConn().SetReadDeadline(time.Unix(1, 0))
+	}
+	b.mu.Unlock()
+}
+
+// waitResumed returns at once unless paused; paused, it parks on the
+// client's socket without reading it until resume, or until the client
+// hangs up (then the rest is read and forwarded, and its EOF with it). An
+// error means the socket is closed.
+func (b *tlsBridge) waitResumed() error {
+	b.mu.Lock()
+	if !b.paused {
+		b.mu.Unlock()
+		return nil
+	}
+	b.parked = true
+	b.mu.Unlock()
+	err := b.raw.Read(func(fd uintptr) bool {
+		b.mu.Lock()
+		paused := b.paused
+		b.mu.Unlock()
+		return !paused || peerHungUp(int(fd))
+	})
+	b.mu.Lock()
+	b.parked = false
+	_ = b.tc.NetConn().SetReadDeadline(time.Time{})
+	b.mu.Unlock()
+	if err != nil && !os.IsTimeout(err) {
+		return err
+	}
+	return nil
+}
+
+// waitBridges gives the TLS pumps up to limit to deliver their last bytes
+// (the 1001 close frames of shutdown) before the process exits.
+func (e *Engine) waitBridges(limit time.Duration) {
+	done := make(chan struct{})
+	go func() { e.bridges.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+	}
+}
