@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+func TestDevConsolePage(t *testing.T) {
+	d := startDaemon(t, "--devconsole", "--header-http=X-Http: 1", "cat")
+
+	r := rawRequest(t, d.addr, "GET", "/any/path?x=1", "")
+	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || r.Header.Get("X-Http") != "1" {
+		t.Fatalf("GET: %d %v", r.Status, r.Header)
+	}
+	if want := `value="ws://` + d.addr + `/any/path?x=1"`; !strings.Contains(r.Body, want) {
+		t.Errorf("page does not preset the URL: want %s", want)
+	}
+	d.waitLog(t, "| DEVCONSOLE", waitTimeout)
+	// Self-contained: nothing loaded from elsewhere.
+	if m := regexp.MustCompile(`(?i)<(script|link|img|iframe)[^>]*(src|href)=`).FindString(r.Body); m != "" {
+		t.Errorf("page loads an external resource: %s", m)
+	}
+
+	// The URL is echoed HTML-escaped, from the target and from Host.
+	r = rawRequest(t, d.addr, "GET", `/"><script>alert(1)</script>`, "")
+	if strings.Contains(r.Body, "<script>alert(1)") || !strings.Contains(r.Body, "&lt;script&gt;alert(1)") {
+		t.Errorf("target not escaped in the page")
+	}
+	evil := `x"><img src=y onerror=alert(2)>`
+	c := rawHostRequest(t, d.addr, "/", evil)
+	// net/http refuses such a Host with 400; if it ever let it through, the
+	// page would have to escape it.
+	if strings.Contains(c, "<img src=y") || !strings.HasPrefix(c, "HTTP/1.1 400") && !strings.Contains(c, "&lt;img src=y") {
+		t.Errorf("Host header not escaped in the page:\n%s", c)
+	}
+
+	// An upgrade is still a WebSocket.
+	w := dialWS(t, d.url("/any"))
+	w.sendText(t, "echo")
+	w.expectText(t, "echo")
+	w.sendClose(t, ws.StatusNormalClosure, "")
+	w.readClose(t, waitTimeout)
+}
+
+// rawHostRequest is a GET with a Host header of our choosing; it returns
+// the whole response.
+func rawHostRequest(t *testing.T, addr, target, host string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(waitTimeout))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, host)
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(c)
+	return b.String()
+}
+
+// ---------------------------------------------------------------------------
+// In a real browser: headless Chromium driven by playwright-core
+// (testdata/browser/drive.mjs).
+
+var browserDir = filepath.Join(repoRoot, "cmd", "wsplex", "testdata", "browser")
+
+// browserResult is what drive.mjs prints.
+type browserResult struct {
+	OK         bool     `json:"ok"`
+	Error      string   `json:"error"`
+	DefaultURL string   `json:"defaultURL"`
+	History    string   `json:"history"`
+	Requests   []string `json:"requests"`
+	Log        []struct {
+		Kind string `json:"kind"`
+		Text string `json:"text"`
+	} `json:"log"`
+	Points int    `json:"points"`
+	CPU    string `json:"cpu"`
+}
+
+// runBrowser runs drive.mjs in mode against url and keeps the screenshot in
+// artifacts/NAME.png. It skips (fails under CI) without chromium, node or
+// the installed playwright-core.
+func runBrowser(t *testing.T, mode, url, name string) browserResult {
+	t.Helper()
+	chromium := "/usr/bin/chromium"
+	if _, err := os.Stat(chromium); err != nil {
+		skipOrFail(t, "chromium not installed (apt-get install chromium): %v", err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		skipOrFail(t, "node not found: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(browserDir, "node_modules", "playwright-core", "package.json")); err != nil {
+		skipOrFail(t, "playwright-core not installed (make node-deps): %v", err)
+	}
+	artifacts := filepath.Join(repoRoot, "artifacts")
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(artifacts, name+".png")
+	cmd := exec.Command(node, filepath.Join(browserDir, "drive.mjs"), mode, url, shot)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("drive.mjs %s still running after 60 s; stderr:\n%s", mode, &stderr)
+	}
+	if err != nil {
+		t.Fatalf("drive.mjs %s: %v\nstdout:\n%s\nstderr:\n%s", mode, err, &stdout, &stderr)
+	}
+	var res browserResult
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
+		t.Fatalf("drive.mjs %s: %v\nstdout:\n%s\nstderr:\n%s", mode, err, &stdout, &stderr)
+	}
+	if !res.OK {
+		t.Fatalf("in the browser: %s\nstderr:\n%s", res.Error, &stderr)
+	}
+	t.Logf("screenshot: %s", shot)
+	return res
+}
+
+// TestDevConsoleInBrowser loads the console, connects to an echo program,
+// sends lines, sees them echoed, recalls one from the history and closes.
+func TestDevConsoleInBrowser(t *testing.T) {
+	d := startDaemon(t, "--devconsole", "cat")
+	res := runBrowser(t, "console", d.httpURL("/echo?x=1"), "devconsole")
+	if want := d.url("/echo?x=1"); res.DefaultURL != want {
+		t.Errorf("default URL %q, want %q", res.DefaultURL, want)
+	}
+	if res.History != "hello from chromium" {
+		t.Errorf("two ArrowUps give %q, want the first line sent", res.History)
+	}
+	var kinds []string
+	for _, l := range res.Log {
+		kinds = append(kinds, l.Kind)
+	}
+	got := strings.Join(kinds, " ")
+	if want := "info open sent message sent message close"; got != want {
+		t.Errorf("console log kinds %q, want %q (%+v)", got, want, res.Log)
+	}
+	if last := res.Log[len(res.Log)-1].Text; !strings.Contains(last, "code=1000") {
+		t.Errorf("close line %q, want code=1000", last)
+	}
+	for _, u := range res.Requests {
+		if !strings.HasPrefix(u, d.httpURL("/")) && !strings.HasPrefix(u, d.url("/")) {
+			t.Errorf("the console requested %s", u)
+		}
+	}
+	d.waitLog(t, "DISCONNECT", waitTimeout)
+}
+
+// TestDashboardInBrowser runs examples/dashboard as its README says and
+// waits for the chart to receive points.
+func TestDashboardInBrowser(t *testing.T) {
+	if _, err := os.Stat("/proc/stat"); err != nil {
+		t.Skip("the dashboard example reads /proc (Linux)")
+	}
+	d := startDaemon(t, "--staticdir="+exampleScript("dashboard/static"), exampleScript("dashboard/stats.sh"), "0.2")
+	res := runBrowser(t, "dashboard", d.httpURL("/"), "dashboard")
+	if res.Points < 10 || res.CPU == "" {
+		t.Errorf("chart: %d points, CPU %q", res.Points, res.CPU)
+	}
+	d.waitLog(t, "| STATIC", waitTimeout)
+	d.waitLog(t, "CONNECT", waitTimeout)
+}

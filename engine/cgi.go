@@ -1,0 +1,58 @@
+package engine
+
+import (
+	"net/http"
+	"net/http/cgi"
+	"os"
+	"path"
+	"path/filepath"
+)
+
+// serveCGI runs the --cgidir script the URL path names, if there is one,
+// and reports whether it answered. The path maps one to one onto a file
+// under the directory (no PATH_INFO walk, as in websocketd); a miss falls
+// through to static files. Confinement is that of --dir: encoded slashes,
+// backslashes and ".." segments are misses, and the script must resolve,
+// symlinks followed, inside the directory. The script is a child like a
+// WebSocket's and takes a --maxforks slot while it runs: over the limit
+// the answer is 429.
+//
+// net/http/cgi does the CGI/1.1 work: the environment, the request body
+// on stdin, Status: and Location: (a local Location is followed
+// internally, as RFC 3875 says).
+func (w *web) serveCGI(rw http.ResponseWriter, r *http.Request, f *Fields) bool {
+	file, ok := w.cgiScript(r)
+	if !ok {
+		return false
+	}
+	f.CGIScript = file
+	e := w.e
+	if !e.reserveFork() {
+		e.log.Log(LevelError, "http", f, "Fork not allowed since maxforks amount has been reached. CGI was not run.")
+		http.Error(rw, "429 Too Many Requests", http.StatusTooManyRequests)
+		return true
+	}
+	defer e.releaseFork()
+	env := []string{"SERVER_SOFTWARE=" + e.cfg.ServerSoftware}
+	if e.cfg.SSL {
+		env = append(env, "HTTPS=on")
+	}
+	e.log.Log(LevelAccess, "http", f, "CGI")
+	h := &cgi.Handler{Path: file, Env: env, Logger: w.errLog}
+	h.ServeHTTP(rw, r)
+	return true
+}
+
+// cgiScript maps the request to a regular file under --cgidir.
+func (w *web) cgiScript(r *http.Request) (string, bool) {
+	p := r.URL.Path
+	if suspectPath(r.URL.EscapedPath()) || suspectPath(p) || hasDotDot(p) {
+		return "", false
+	}
+	file := filepath.Join(w.cgi.dir, filepath.FromSlash(path.Clean("/"+p)))
+	st, err := os.Stat(file)
+	if err != nil || !st.Mode().IsRegular() || !w.cgi.contains(file) {
+		return "", false
+	}
+	return file, true
+}

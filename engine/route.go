@@ -1,0 +1,78 @@
+package engine
+
+import (
+	"github.com/wsplex/wsplex/codec"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// route is what a WebSocket URL runs. In single-command mode it is
+// COMMAND for every path, with SCRIPT_NAME "/" and the whole path as
+// PATH_INFO. With --dir it is found by walking the URL path, as websocketd
+// does: "/sub/f.sh/extra/p" runs DIR/sub/f.sh with SCRIPT_NAME "/sub/f.sh"
+// and PATH_INFO "/extra/p".
+type route struct {
+	script     string // file to run, by absolute path, with no arguments
+	scriptName string // SCRIPT_NAME
+	pathInfo   string // PATH_INFO
+}
+
+// routeDir finds the script for a raw (still percent-encoded) URL path
+// under the --dir jail. The walk takes one segment at a time: a directory
+// means go on, the first regular file is the script and the rest of the
+// path is PATH_INFO; anything missing, a directory at the end of the path,
+// or something that is neither file nor directory is "no script" (404).
+//
+// Confinement: encoded slashes and backslashes, NULs and ".." segments are
+// refused before any file is looked at, and the script found must resolve,
+// symlinks followed, to a file inside DIR.
+func routeDir(j jail, rawPath string) (route, bool) {
+	if suspectPath(rawPath) {
+		return route{}, false
+	}
+	p, err := url.PathUnescape(rawPath)
+	if err != nil || !strings.HasPrefix(p, "/") || suspectPath(p) || hasDotDot(p) {
+		return route{}, false
+	}
+	parts := strings.Split(p[1:], "/")
+	scriptName := ""
+	for i, part := range parts {
+		scriptName += "/" + part
+		file := filepath.Join(j.dir, filepath.FromSlash(scriptName))
+		st, err := os.Stat(file)
+		last := i == len(parts)-1
+		switch {
+		case err != nil:
+			return route{}, false
+		case st.IsDir() && last:
+			return route{}, false
+		case st.IsDir():
+			continue
+		case !st.Mode().IsRegular() || !j.contains(file):
+			return route{}, false
+		}
+		rt := route{script: file, scriptName: scriptName}
+		if !last {
+			rt.pathInfo = "/" + strings.Join(parts[i+1:], "/")
+		}
+		return rt, true
+	}
+	return route{}, false
+}
+
+// routeUpgrade sets c.route for an upgrade request and names the program
+// in the log fields; false means there is no script for the path (404).
+func (c *conn) routeUpgrade(req *codec.Request) bool {
+	e := c.e
+	if e.cfg.Dir == "" {
+		c.route = route{script: e.cfg.Command, scriptName: "/", pathInfo: unescapePath(req.Path)}
+	} else if rt, ok := routeDir(e.dirJail, req.Path); ok {
+		c.route = rt
+	} else {
+		return false
+	}
+	c.fields.Command = c.route.script
+	return true
+}
