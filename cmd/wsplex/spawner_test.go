@@ -1,0 +1,127 @@
+package main
+
+// The spawner process (spawn/, re-executed wsplex with a hidden first
+// argument) against the real binary: killing it with SIGKILL while
+// connections are live loses nothing, and leaves nothing behind.
+
+import (
+	"bytes"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+const spawnerArg = "__wsplex-spawner" // spawn.SpawnerArg
+
+// isSpawner reports whether pid is a wsplex spawner process.
+func isSpawner(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return false
+	}
+	args := bytes.Split(b, []byte{0})
+	return len(args) > 1 && string(args[1]) == spawnerArg
+}
+
+// spawnerOf waits until the daemon has a live spawner other than not, and
+// returns its pid.
+func spawnerOf(t *testing.T, daemon, not int) int {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		for _, k := range rawChildren(t, daemon) {
+			if k.State != 'Z' && k.Pid != not && isSpawner(k.Pid) {
+				return k.Pid
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon %d has no spawner process (other than %d)", daemon, not)
+		}
+		time.Sleep(10 * time.Millisecond) // polling /proc
+	}
+}
+
+func TestSpawnerKilledWhileLive(t *testing.T) {
+	skipUnlessWsplex(t, "the spawner process is wsplex's")
+	if runtime.GOOS != "linux" {
+		t.Skip("the spawner process is Linux-only")
+	}
+	d := startDaemon(t, "cat")
+	var conns []*wsClient
+	for i := 0; i < 3; i++ {
+		c := dialWS(t, d.url("/"))
+		c.sendText(t, "before "+strconv.Itoa(i))
+		c.expectText(t, "before "+strconv.Itoa(i))
+		conns = append(conns, c)
+	}
+	old := spawnerOf(t, d.pid(), 0)
+	if kids := rawChildren(t, old); len(kids) != 3 {
+		t.Fatalf("spawner %d has %d children, want the 3 cats", old, len(kids))
+	}
+	if err := syscallKill(old); err != nil {
+		t.Fatal(err)
+	}
+	fresh := spawnerOf(t, d.pid(), old)
+
+	// The cats were the old spawner's; they are the daemon's now and keep
+	// echoing through the same pipes.
+	for i, c := range conns {
+		c.sendText(t, "after "+strconv.Itoa(i))
+		c.expectText(t, "after "+strconv.Itoa(i))
+	}
+	c := dialWS(t, d.url("/"))
+	c.sendText(t, "new")
+	c.expectText(t, "new")
+	if kids := rawChildren(t, fresh); len(kids) != 1 {
+		t.Fatalf("new spawner %d has %d children, want the new cat", fresh, len(kids))
+	}
+	for _, c := range append(conns, c) {
+		c.sendClose(t, ws.StatusNormalClosure, "")
+		if code, _ := c.readClose(t, waitTimeout); code != ws.StatusNormalClosure {
+			t.Fatalf("close code %d, want 1000 (cat exits 0 at end of input)", code)
+		}
+	}
+	// No zombie, no cat: the daemon's only child is the spawner, which has
+	// none.
+	waitNoChildren(t, d.pid(), waitTimeout)
+	for _, k := range rawChildren(t, d.pid()) {
+		if k.Pid != fresh {
+			t.Fatalf("daemon child %+v left behind", k)
+		}
+	}
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("daemon exit code %d", code)
+	}
+}
+
+// spawnerChild reports whether st counts as a child of the daemon ppid:
+// its own children except the spawner, and the spawner's children.
+func spawnerChild(st procStat, ppid int) bool {
+	if st.PPid == ppid {
+		return st.State == 'Z' || !isSpawner(st.Pid)
+	}
+	if isSpawner(st.PPid) {
+		p, err := readProcStat(st.PPid)
+		return err == nil && p.PPid == ppid
+	}
+	return false
+}
+
+// rawChildren lists ppid's children without looking through the spawner.
+func rawChildren(t testing.TB, ppid int) []procStat {
+	t.Helper()
+	var out []procStat
+	for _, st := range procDescendants(t, ppid) {
+		if st.PPid == ppid {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+func syscallKill(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package spawn
+
+import "errors"
+
+// newRemote: there is no spawner process off Linux; children are forked
+// directly (EVFILT_PROC watches them without an fd each).
+func newRemote([]*poller) (remote, error) {
+	return nil, errors.New("spawn: no spawner process on this system")
+}

@@ -1,0 +1,160 @@
+package spawn
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// lostStatus is reported for a child whose exit the spawner collected but
+// died before reporting: the status is gone, the child is. It reads as
+// "killed by SIGKILL".
+const lostStatus = unix.WaitStatus(unix.SIGKILL)
+
+// bury handles a spawner's death. Start calls waiting on it fail. The
+// spawner is killed (if it only closed its socket) and reaped: once that
+// wait returns, the kernel has reparented all its children to the daemon,
+// the subreaper. Each is then watched with a pidfd on a poller and reaped
+// there; connection children keep their pipes, which never went through
+// the spawner after the start, so they keep working.
+func (c *client) bury(l *link) {
+	c.mu.Lock()
+	if c.cur == l {
+		c.cur = nil
+		c.ready = make(chan struct{})
+	}
+	c.mu.Unlock()
+
+	l.sendMu.Lock()
+	l.dead = true
+	l.sendMu.Unlock()
+	l.mu.Lock()
+	pending := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	for _, pd := range pending {
+		pd.err = errSpawnerGone
+		close(pd.done)
+	}
+
+	_ = unix.Kill(l.pid, unix.SIGKILL)
+	for {
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(l.pid, &ws, 0, nil); err != unix.EINTR {
+			break
+		}
+	}
+	_ = unix.Close(l.fd)
+	if c.isClosing() {
+		return // the daemon is exiting: its children have been reaped or go with it
+	}
+
+	c.sweep()
+	// Adopt the connection children directly too, in case /proc has no
+	// children lists. One that is not our child now was reaped by the
+	// spawner, whose report never came.
+	c.mu.Lock()
+	var mine []int
+	for pid, rp := range c.procs {
+		if _, adopted := c.orph[pid]; rp.l == l && !adopted {
+			mine = append(mine, pid)
+		}
+	}
+	c.mu.Unlock()
+	for _, pid := range mine {
+		if !c.adopt(pid) {
+			c.exited(pid, lostStatus)
+		}
+	}
+}
+
+// sweep adopts every child of the daemon that is an orphan: not in the
+// daemon's own process group (connection children have their own group;
+// anything the daemon runs itself, such as the spawner or a CGI script,
+// stays in the daemon's). It runs after a spawner died and after each
+// adopted orphan exits, since that orphan's own children come to us then.
+func (c *client) sweep() {
+	for _, pid := range ownChildren() {
+		c.mu.Lock()
+		_, known := c.orph[pid]
+		closing := c.closing
+		c.mu.Unlock()
+		if known || closing || ptyChild(pid) { // a live PTY child is its owner's (pty_registry.go)
+			continue
+		}
+		if pg, err := unix.Getpgid(pid); err != nil || pg == c.pgid {
+			continue
+		}
+		c.adopt(pid)
+	}
+}
+
+// adopt watches pid, which must be a child of the daemon, with a pidfd.
+func (c *client) adopt(pid int) bool {
+	fd, err := unix.PidfdOpen(pid, 0) // close-on-exec by default
+	if err != nil {
+		return false
+	}
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PIDFD, fd, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil {
+		_ = unix.Close(fd) // ECHILD: not ours (any more)
+		return false
+	}
+	c.mu.Lock()
+	if _, known := c.orph[pid]; known {
+		c.mu.Unlock()
+		_ = unix.Close(fd)
+		return true
+	}
+	c.orph[pid] = fd
+	c.mu.Unlock()
+	if err := c.pollers[0].addFunc(fd, func() { c.orphanExited(pid, fd) }); err != nil {
+		c.orphanExited(pid, fd) // cannot watch it: collect it if it is done already
+	}
+	return true
+}
+
+// orphanExited runs on a poller when an adopted orphan's pidfd becomes
+// readable: reap it, deliver its status if it was a connection's child.
+func (c *client) orphanExited(pid, fd int) {
+	var ws unix.WaitStatus
+	for {
+		wpid, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && wpid == 0 {
+			return // still running: the pidfd reports the exit later
+		}
+		break
+	}
+	c.pollers[0].remove(fd)
+	_ = unix.Close(fd)
+	c.mu.Lock()
+	delete(c.orph, pid)
+	c.mu.Unlock()
+	c.exited(pid, ws)
+	c.sweep()
+}
+
+// ownChildren lists the daemon's children from /proc (every thread's list:
+// an orphan is reparented to one thread of the subreaper).
+func ownChildren() []int {
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	var pids []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
