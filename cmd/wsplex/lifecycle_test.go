@@ -1,0 +1,742 @@
+package main
+
+// Connection and process lifecycle: every way a connection closes, the
+// termination ladder, daemon shutdown, pings, limits, protocol errors and
+// bad requests.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// mlConnectPid dials url and returns the client and its child's pid, from
+// the CONNECT log line.
+func mlConnectPid(t testing.TB, d *daemon, path string) (*wsClient, int) {
+	t.Helper()
+	mark := d.logMark()
+	c := dialWS(t, d.url(path))
+	return c, mlPid(t, d.waitLogSince(t, mark, "| CONNECT", waitTimeout))
+}
+
+// TestLifeChildExitZero: a child that exits 0 closes with 1000 after all of
+// its output.
+func TestLifeChildExitZero(t *testing.T) {
+	t.Parallel()
+	skipUnlessWsplex(t, "a close frame when the child exits (websocketd #404)")
+	script := mlScript(t, "seq.sh", "#!/bin/bash\nfor ((i = 1; i <= 2000; i++)); do echo \"line $i\"; done\n")
+	d := startDaemon(t, script)
+	c := dialWS(t, d.url("/"))
+	msgs, code, reason := mlReadUntilClose(t, c, 2*waitTimeout)
+	got := mlTexts(t, msgs)
+	if len(got) != 2000 || got[0] != "line 1" || got[1999] != "line 2000" {
+		t.Errorf("got %d messages (first %q), want line 1 .. line 2000 before the close", len(got), got[:min(len(got), 1)])
+	}
+	for i, m := range got {
+		if m != "line "+strconv.Itoa(i+1) {
+			t.Fatalf("message %d is %q", i, m)
+		}
+	}
+	if code != ws.StatusNormalClosure {
+		t.Errorf("close %d %q, want 1000", code, reason)
+	}
+	c.waitEOF(t, waitTimeout)
+}
+
+// TestLifeChildExitCode: exit status N closes with 4000+N, "exit status N".
+func TestLifeChildExitCode(t *testing.T) {
+	t.Parallel()
+	skipUnlessWsplex(t, "a close frame when the child exits (websocketd #404)")
+	for _, n := range []int{1, 3, 127} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			t.Parallel()
+			script := mlScript(t, "exit.sh", fmt.Sprintf("#!/bin/bash\necho before\nexit %d\n", n))
+			d := startDaemon(t, script)
+			c := dialWS(t, d.url("/"))
+			msgs, code, reason := mlReadUntilClose(t, c, waitTimeout)
+			if got := mlTexts(t, msgs); len(got) != 1 || got[0] != "before" {
+				t.Errorf("messages %q, want [before]", got)
+			}
+			if code != ws.StatusCode(4000+n) || reason != fmt.Sprintf("exit status %d", n) {
+				t.Errorf("close %d %q, want %d \"exit status %d\"", code, reason, 4000+n, n)
+			}
+		})
+	}
+}
+
+// TestLifeChildSignal: a child killed by signal S closes with 4128+S.
+func TestLifeChildSignal(t *testing.T) {
+	t.Parallel()
+	skipUnlessWsplex(t, "a close frame when the child exits (websocketd #404)")
+	for _, sig := range []struct {
+		num  int
+		name string
+	}{{9, "SIGKILL"}, {15, "SIGTERM"}, {11, "SIGSEGV"}} {
+		t.Run(sig.name, func(t *testing.T) {
+			t.Parallel()
+			script := mlScript(t, "sig.sh", fmt.Sprintf("#!/bin/bash\necho before\nkill -%d $$\necho after\n", sig.num))
+			d := startDaemon(t, script)
+			c := dialWS(t, d.url("/"))
+			msgs, code, reason := mlReadUntilClose(t, c, waitTimeout)
+			if got := mlTexts(t, msgs); len(got) != 1 || got[0] != "before" {
+				t.Errorf("messages %q, want [before]", got)
+			}
+			wantReason := fmt.Sprintf("killed by signal %d (%s)", sig.num, sig.name)
+			if code != ws.StatusCode(4128+sig.num) || reason != wantReason {
+				t.Errorf("close %d %q, want %d %q", code, reason, 4128+sig.num, wantReason)
+			}
+		})
+	}
+}
+
+// mlSignalLogger is a bash child that echoes lines, and appends "INT",
+// "TERM" and, at the end of stdin, "EOF" to the file named by $1.
+const mlSignalLogger = `#!/bin/bash
+log=$1
+trap 'echo INT >> "$log"' INT
+trap 'echo TERM >> "$log"' TERM
+echo ready
+while IFS= read -r line; do echo "$line"; done
+echo EOF >> "$log"
+`
+
+// TestLifeClientClose: a client close is echoed with its code, and the child
+// sees the end of stdin and exits before any signal.
+func TestLifeClientClose(t *testing.T) {
+	t.Parallel()
+	logFile := filepath.Join(t.TempDir(), "signals")
+	d := startDaemon(t, mlScript(t, "logger.sh", mlSignalLogger), logFile)
+	c, pid := mlConnectPid(t, d, "/")
+	c.expectText(t, "ready")
+	c.sendText(t, "x")
+	c.expectText(t, "x")
+	mark := d.logMark()
+	c.sendClose(t, 4321, "bye")
+	if code, reason := c.readClose(t, waitTimeout); code != 4321 {
+		t.Errorf("close %d %q, want the client's 4321 echoed", code, reason)
+	}
+	c.waitEOF(t, waitTimeout)
+	mlWaitGone(t, pid, waitTimeout)
+	d.waitLogSince(t, mark, "DISCONNECT", waitTimeout)
+	if b, _ := os.ReadFile(logFile); string(b) != "EOF\n" {
+		t.Errorf("child recorded %q, want only EOF (stdin closed, no signal)", b)
+	}
+}
+
+// TestLifeClientDrop: a client that drops TCP without a close frame gets its
+// child stopped by the ladder (here: sleep, which ignores stdin, dies of
+// SIGINT).
+func TestLifeClientDrop(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, mlLookPath(t, "sleep"), "600")
+	c, pid := mlConnectPid(t, d, "/")
+	mlKillIfAlive(t, pid, "sleep")
+	mark := d.logMark()
+	c.close()
+	mlWaitGone(t, pid, waitTimeout)
+	d.waitLogSince(t, mark, "DISCONNECT", waitTimeout)
+}
+
+// mlLadderChild records, with CLOCK_MONOTONIC, the end of stdin and every
+// SIGINT and SIGTERM, and never exits by itself: only SIGKILL ends it.
+const mlLadderChild = `#!/usr/bin/env python3
+import os, signal, sys, time
+log = sys.argv[1]
+def rec(what):
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, ("%s %d\n" % (what, time.monotonic_ns())).encode())
+    os.close(fd)
+signal.signal(signal.SIGINT, lambda s, f: rec("INT"))
+signal.signal(signal.SIGTERM, lambda s, f: rec("TERM"))
+print("ready", flush=True)
+while os.read(0, 65536):
+    pass
+rec("EOF")
+while True:
+    time.sleep(1)
+`
+
+// TestLifeLadderTiming: client gone -> stdin EOF, then SIGINT after
+// 100+closems, SIGTERM after 250+closems, SIGKILL after 500+closems.
+func TestLifeLadderTiming(t *testing.T) {
+	t.Parallel()
+	const closems = 150
+	// The child records a signal when it gets to run its handler: a late
+	// record of the earlier event shortens a measured gap by its delay.
+	const jitter = 40 * time.Millisecond
+	logFile := filepath.Join(t.TempDir(), "ladder")
+	d := startDaemon(t, "--closems="+strconv.Itoa(closems), mlScript(t, "ladder.py", mlLadderChild), logFile)
+	c, pid := mlConnectPid(t, d, "/")
+	mlKillIfAlive(t, pid, "python3")
+	c.expectText(t, "ready")
+	dropped := mlMonoNow()
+	c.close()
+	gone := mlWaitGone(t, pid, 2*waitTimeout)
+
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	at := map[string]int64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		what, ns, _ := strings.Cut(line, " ")
+		v, err := strconv.ParseInt(ns, 10, 64)
+		if err != nil {
+			t.Fatalf("bad record %q in %q", line, b)
+		}
+		events = append(events, what)
+		at[what] = v
+	}
+	if strings.Join(events, " ") != "EOF INT TERM" {
+		t.Fatalf("child saw %q, want EOF INT TERM (then SIGKILL)", events)
+	}
+	gaps := []struct {
+		name     string
+		from, to int64
+		min      time.Duration
+	}{
+		{"drop -> stdin EOF", dropped, at["EOF"], 0},
+		{"stdin EOF -> SIGINT", at["EOF"], at["INT"], (100 + closems) * time.Millisecond},
+		{"SIGINT -> SIGTERM", at["INT"], at["TERM"], (250 + closems) * time.Millisecond},
+		{"SIGTERM -> SIGKILL (gone)", at["TERM"], gone, (500 + closems) * time.Millisecond},
+	}
+	for _, g := range gaps {
+		gap := time.Duration(g.to - g.from)
+		t.Logf("%s: %v", g.name, gap)
+		if gap < g.min-jitter || (g.min == 0 && gap < 0) {
+			t.Errorf("%s: %v, want at least %v", g.name, gap, g.min)
+		}
+		if gap > g.min+3*time.Second {
+			t.Errorf("%s: %v, want about %v (3 s of slack)", g.name, gap, g.min)
+		}
+	}
+}
+
+// TestLifeLadderGrandchildren: the ladder signals the process group, so
+// grandchildren do not outlive the connection: one that dies of SIGINT, and
+// one that ignores SIGINT and so outlives the child itself, which must then
+// get the SIGTERM.
+func TestLifeLadderGrandchildren(t *testing.T) {
+	t.Parallel()
+	skipUnlessWsplex(t, "the ladder signals the process group (websocketd #191)")
+	script := mlScript(t, "family.sh", `#!/bin/bash
+python3 -c '
+import os, signal, time
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+print("gc1 ready", flush=True)
+os.close(1); os.close(2)
+time.sleep(600)
+' </dev/null &
+echo "gc1 $!"
+sleep 600 </dev/null >/dev/null 2>&1 &
+echo "gc2 $!"
+wait
+`)
+	d := startDaemon(t, script)
+	c, leader := mlConnectPid(t, d, "/")
+	pids := map[string]int{}
+	ready := false
+	for len(pids) < 2 || !ready {
+		m := c.readMessage(t, waitTimeout)
+		if m.Op != ws.OpText {
+			t.Fatalf("got %s, want the grandchildren's pids", m)
+		}
+		name, pid, _ := strings.Cut(string(m.Data), " ")
+		if pid == "ready" {
+			ready = true
+			continue
+		}
+		n, err := strconv.Atoi(pid)
+		if err != nil {
+			t.Fatalf("unexpected message %q", m.Data)
+		}
+		pids[name] = n
+	}
+	mlKillIfAlive(t, pids["gc1"], "python3")
+	mlKillIfAlive(t, pids["gc2"], "sleep")
+	c.close()
+	mlWaitGone(t, leader, waitTimeout)
+	for _, name := range []string{"gc1", "gc2"} {
+		deadline := time.Now().Add(waitTimeout)
+		for !mlProcGone(pids[name]) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond) // polling /proc
+		}
+		if !mlProcGone(pids[name]) {
+			what := map[string]string{"gc1": "dies of SIGINT", "gc2": "ignores SIGINT, outlives the child"}[name]
+			t.Errorf("grandchild %s (pid %d, %s) still running %v after the child %d exited", name, pids[name], what, waitTimeout, leader)
+		}
+	}
+}
+
+// TestLifeDaemonSIGTERM: SIGTERM to the daemon closes every client with
+// 1001, stops every child (here children that ignore stdin and SIGINT), and
+// exits 0.
+func TestLifeDaemonSIGTERM(t *testing.T) {
+	t.Parallel()
+	skipUnlessWsplex(t, "graceful shutdown on SIGTERM")
+	script := mlScript(t, "stubborn.sh", "#!/bin/bash\ntrap '' INT\necho ready\nwhile :; do sleep 0.2; done\n")
+	d := startDaemon(t, script)
+	var clients []*wsClient
+	var pids []int
+	for range 3 {
+		c, pid := mlConnectPid(t, d, "/")
+		mlKillIfAlive(t, pid, "stubborn.sh")
+		c.expectText(t, "ready")
+		clients = append(clients, c)
+		pids = append(pids, pid)
+	}
+	if code := d.stop(t); code != 0 {
+		t.Errorf("daemon exit code %d after SIGTERM, want 0", code)
+	}
+	for i, c := range clients {
+		if code, reason := c.readClose(t, waitTimeout); code != ws.StatusGoingAway {
+			t.Errorf("client %d: close %d %q, want 1001", i, code, reason)
+		}
+	}
+	for _, pid := range pids {
+		deadline := time.Now().Add(2 * time.Second)
+		for !mlProcGone(pid) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond) // polling /proc
+		}
+		if !mlProcGone(pid) {
+			t.Errorf("child %d still running after the daemon exited", pid)
+		}
+	}
+}
+
+// TestLifePing: with --pingms the daemon pings; clients that answer (the Go
+// client here, Node's ws on its own) stay connected.
+func TestLifePing(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "--pingms=200", "cat")
+	c := dialWS(t, d.url("/"))
+	pings := 0
+	start := time.Now()
+	for pings < 6 { // 1.2 s: well past the 400 ms a silent peer gets
+		f, err := c.readFrame(waitTimeout)
+		if err != nil {
+			t.Fatalf("after %d pings in %v: %v", pings, time.Since(start), err)
+		}
+		if f.Header.OpCode != ws.OpPing {
+			t.Fatalf("got frame %#x %q, want pings", f.Header.OpCode, f.Payload)
+		}
+		pings++
+		c.sendFrame(t, ws.NewPongFrame(f.Payload))
+	}
+	t.Logf("6 pings in %v", time.Since(start))
+	if elapsed := time.Since(start); elapsed < 900*time.Millisecond {
+		t.Errorf("6 pings in %v, want one every 200 ms", elapsed)
+	}
+	c.sendText(t, "still here")
+	c.expectText(t, "still here")
+
+	n := nodeClient(t, d.url("/"))
+	n.expectOpen(t)
+	for pings = 0; pings < 4; {
+		ev := n.next(t, waitTimeout)
+		if ev.Ping == nil {
+			t.Fatalf("node client: got %s, want pings", ev.Line)
+		}
+		pings++
+	}
+	n.send(t, "node here")
+	for {
+		ev := n.next(t, waitTimeout)
+		if ev.Ping != nil {
+			continue
+		}
+		if ev.Message == nil || *ev.Message != "node here" {
+			t.Fatalf("node client: got %s, want the echo", ev.Line)
+		}
+		break
+	}
+}
+
+// TestLifePingNoPong: a peer that never answers pings is dropped after about
+// 2×pingms, and its child stopped.
+func TestLifePingNoPong(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "--pingms=200", "cat")
+	mark := d.logMark()
+	start := time.Now()
+	c := mlRawUpgrade(t, d.addr, "/", d.addr, "", nil)
+	pid := mlPid(t, d.waitLogSince(t, mark, "| CONNECT", waitTimeout))
+	pings := 0
+	for {
+		f, err := c.readFrame(waitTimeout)
+		if err != nil {
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("still connected %v after the handshake, %d pings unanswered", time.Since(start), pings)
+			}
+			break // the daemon closed the connection
+		}
+		if f.Header.OpCode == ws.OpPing {
+			pings++
+			continue
+		}
+		code, reason := ws.ParseCloseFrameData(f.Payload)
+		t.Logf("frame %#x: close %d %q", f.Header.OpCode, code, reason)
+	}
+	elapsed := time.Since(start)
+	t.Logf("dropped after %v and %d pings", elapsed, pings)
+	if pings == 0 {
+		t.Errorf("dropped without a ping")
+	}
+	if elapsed < 350*time.Millisecond || elapsed > 8*time.Second {
+		t.Errorf("dropped after %v, want about 2×200 ms", elapsed)
+	}
+	mlWaitGone(t, pid, waitTimeout)
+}
+
+// TestLifeMaxForks: over --maxforks, the upgrade gets 429 with the exact
+// body; once a connection ends, a new one succeeds.
+func TestLifeMaxForks(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "--maxforks=2", "cat")
+	c1, pid1 := mlConnectPid(t, d, "/")
+	c2, _ := mlConnectPid(t, d, "/")
+	c1.sendText(t, "one")
+	c1.expectText(t, "one")
+	c2.sendText(t, "two")
+	c2.expectText(t, "two")
+
+	_, err := dialWSWith(t, d.url("/"), wsDialOptions{})
+	var refused *handshakeError
+	if !errors.As(err, &refused) || refused.Status != http.StatusTooManyRequests || refused.Body != "429 Too Many Requests\n" {
+		t.Fatalf("third connection: %v, want HTTP 429 with body \"429 Too Many Requests\\n\"", err)
+	}
+
+	mark := d.logMark()
+	c1.sendClose(t, ws.StatusNormalClosure, "")
+	c1.readClose(t, waitTimeout)
+	d.waitLogSince(t, mark, "DISCONNECT", waitTimeout)
+	// The slot is the child's: it is free once cat has exited and been
+	// reaped, which the daemon counts on its event loop just after the
+	// reaping that /proc shows. Each attempt is answered at once.
+	mlWaitGone(t, pid1, waitTimeout)
+	var c4 *wsClient
+	for attempt := 1; ; attempt++ {
+		c4, err = dialWSWith(t, d.url("/"), wsDialOptions{})
+		if err == nil {
+			if attempt > 1 {
+				t.Logf("fourth connection accepted at attempt %d", attempt)
+			}
+			break
+		}
+		if attempt == 20 {
+			t.Fatalf("fourth connection, after the first closed and its child exited: %v (%d attempts)", err, attempt)
+		}
+		time.Sleep(25 * time.Millisecond) // between attempts, not to synchronise
+	}
+	c4.sendText(t, "four")
+	c4.expectText(t, "four")
+	c2.sendText(t, "two again")
+	c2.expectText(t, "two again")
+}
+
+// TestLifeMaxFrameSize: an inbound message over --maxframesize closes with
+// 1009, whether in one frame or in fragments.
+func TestLifeMaxFrameSize(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "--maxframesize=1000", "cat")
+	c := dialWS(t, d.url("/"))
+	exact := strings.Repeat("a", 1000)
+	c.sendText(t, exact)
+	c.expectText(t, exact)
+	c.sendFrame(t, ws.Frame{Header: ws.Header{OpCode: ws.OpText, Length: 500}, Payload: []byte(exact[:500])})
+	c.sendFrame(t, ws.Frame{Header: ws.Header{OpCode: ws.OpContinuation, Fin: true, Length: 500}, Payload: []byte(exact[:500])})
+	c.expectText(t, exact)
+
+	cases := map[string][][]byte{
+		"single frame": {mlFrame(true, 0, 0x1, true, bytes.Repeat([]byte("b"), 1001))},
+		"fragments":    {mlFrame(false, 0, 0x1, true, bytes.Repeat([]byte("c"), 600)), mlFrame(true, 0, 0x0, true, bytes.Repeat([]byte("c"), 401))},
+		"many fragments": func() [][]byte {
+			var fs [][]byte
+			for i := range 11 {
+				op := byte(0x0)
+				if i == 0 {
+					op = 0x1
+				}
+				fs = append(fs, mlFrame(i == 10, 0, op, true, bytes.Repeat([]byte("d"), 100)))
+			}
+			return fs
+		}(),
+		"binary": {mlFrame(true, 0, 0x2, true, bytes.Repeat([]byte("e"), 1001))},
+	}
+	for name, frames := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := dialWS(t, d.url("/"))
+			for _, f := range frames {
+				c.sendRaw(t, f)
+			}
+			msgs, code, reason := mlReadUntilClose(t, c, waitTimeout)
+			if len(msgs) != 0 || code != ws.StatusMessageTooBig {
+				t.Errorf("got %d messages and close %d %q, want close 1009", len(msgs), code, reason)
+			}
+		})
+	}
+}
+
+// mlExpectClose sends frames on a new connection to d (running cat) and
+// expects the close code want, and no message.
+func mlExpectClose(t *testing.T, d *daemon, want ws.StatusCode, frames ...[]byte) {
+	t.Helper()
+	c := dialWS(t, d.url("/"))
+	for _, f := range frames {
+		c.sendRaw(t, f)
+	}
+	msgs, code, reason := mlReadUntilClose(t, c, waitTimeout)
+	if len(msgs) != 0 || code != want {
+		t.Errorf("got %q and close %d %q, want close %d", msgs, code, reason, want)
+	}
+	// Not waiting for the TCP close here: TestLifeProtocolErrorCloses does.
+}
+
+func mlCloseBody(code uint16, reason string) []byte {
+	return append([]byte{byte(code >> 8), byte(code)}, reason...)
+}
+
+// TestLifeProtocolErrors: frames that break RFC 6455 close with 1002.
+func TestLifeProtocolErrors(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "cat")
+	hugeLen := append([]byte{0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1}, 1, 2, 3, 4)
+	cases := map[string][][]byte{
+		"unmasked text":              {mlFrame(true, 0, 0x1, false, []byte("hi"))},
+		"unmasked close":             {mlFrame(true, 0, 0x8, false, mlCloseBody(1000, ""))},
+		"RSV1":                       {mlFrame(true, 4, 0x1, true, []byte("hi"))},
+		"RSV2":                       {mlFrame(true, 2, 0x1, true, []byte("hi"))},
+		"RSV3 on a ping":             {mlFrame(true, 1, 0x9, true, []byte("hi"))},
+		"opcode 0x3":                 {mlFrame(true, 0, 0x3, true, []byte("hi"))},
+		"opcode 0x7":                 {mlFrame(true, 0, 0x7, true, nil)},
+		"opcode 0xB":                 {mlFrame(true, 0, 0xB, true, []byte("hi"))},
+		"opcode 0xF":                 {mlFrame(true, 0, 0xF, true, nil)},
+		"fragmented ping":            {mlFrame(false, 0, 0x9, true, []byte("hi")), mlFrame(true, 0, 0x0, true, []byte("ho"))},
+		"fragmented close":           {mlFrame(false, 0, 0x8, true, mlCloseBody(1000, ""))},
+		"ping of 126 bytes":          {mlFrame(true, 0, 0x9, true, bytes.Repeat([]byte("p"), 126))},
+		"pong of 200 bytes":          {mlFrame(true, 0, 0xA, true, bytes.Repeat([]byte("p"), 200))},
+		"close of 126 bytes":         {mlFrame(true, 0, 0x8, true, mlCloseBody(1000, strings.Repeat("r", 124)))},
+		"close body of 1 byte":       {mlFrame(true, 0, 0x8, true, []byte{0x03})},
+		"continuation first":         {mlFrame(true, 0, 0x0, true, []byte("hi"))},
+		"text inside a fragmented":   {mlFrame(false, 0, 0x1, true, []byte("a")), mlFrame(true, 0, 0x1, true, []byte("b"))},
+		"binary inside a fragmented": {mlFrame(false, 0, 0x2, true, []byte("a")), mlFrame(true, 0, 0x2, true, []byte("b"))},
+		"64-bit length with MSB set": {hugeLen},
+	}
+	for _, code := range []uint16{0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999} {
+		cases[fmt.Sprintf("close code %d", code)] = [][]byte{mlFrame(true, 0, 0x8, true, mlCloseBody(code, ""))}
+	}
+	for name, frames := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mlExpectClose(t, d, ws.StatusProtocolError, frames...)
+		})
+	}
+	// The daemon is still well.
+	c := dialWS(t, d.url("/"))
+	c.sendText(t, "ok")
+	c.expectText(t, "ok")
+}
+
+// TestLifeProtocolErrorCloses: after a protocol error and the client's
+// answering close frame, the daemon closes the TCP connection at once
+// (RFC 6455 7.1.7: fail the connection), rather than waiting for a close
+// frame it will no longer parse.
+func TestLifeProtocolErrorCloses(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "cat")
+	c := dialWS(t, d.url("/"))
+	c.sendRaw(t, mlFrame(true, 0, 0x3, true, []byte("reserved opcode")))
+	if code, reason := c.readClose(t, waitTimeout); code != ws.StatusProtocolError {
+		t.Fatalf("close %d %q, want 1002", code, reason)
+	}
+	start := time.Now() // readClose has answered with a close frame
+	c.waitEOF(t, waitTimeout)
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Errorf("TCP connection closed %v after the client answered the close frame, want at once", took)
+	}
+}
+
+// TestLifeInvalidUTF8: invalid UTF-8 in a text message or close reason
+// closes with 1007, also when the bad sequence spans fragments; a valid
+// character split across fragments is fine.
+func TestLifeInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "cat")
+	cases := map[string][][]byte{
+		"one frame":                   {mlFrame(true, 0, 0x1, true, []byte("a\xffb"))},
+		"surrogate":                   {mlFrame(true, 0, 0x1, true, []byte("\xed\xa0\x80"))},
+		"overlong":                    {mlFrame(true, 0, 0x1, true, []byte("\xc0\xaf"))},
+		"split, bad continuation":     {mlFrame(false, 0, 0x1, true, []byte("ok\xc3")), mlFrame(true, 0, 0x0, true, []byte("\x28ok"))},
+		"bad first fragment":          {mlFrame(false, 0, 0x1, true, []byte("\xff")), mlFrame(true, 0, 0x0, true, []byte("ok"))},
+		"truncated at the end":        {mlFrame(false, 0, 0x1, true, []byte("ab")), mlFrame(true, 0, 0x0, true, []byte("\xe2\x82"))},
+		"bad in a middle fragment":    {mlFrame(false, 0, 0x1, true, []byte("a")), mlFrame(false, 0, 0x0, true, []byte("\xe2\x28")), mlFrame(true, 0, 0x0, true, []byte("\xa1"))},
+		"close reason not UTF-8":      {mlFrame(true, 0, 0x8, true, mlCloseBody(1000, "bad \xff"))},
+		"split over a ping, then bad": {mlFrame(false, 0, 0x1, true, []byte("\xf0\x9f")), mlFrame(true, 0, 0x9, true, nil), mlFrame(true, 0, 0x0, true, []byte("\x98"))},
+	}
+	for name, frames := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mlExpectClose(t, d, ws.StatusInvalidFramePayloadData, frames...)
+		})
+	}
+	t.Run("valid characters split", func(t *testing.T) {
+		t.Parallel()
+		c := dialWS(t, d.url("/"))
+		c.sendRaw(t, mlFrame(false, 0, 0x1, true, []byte("caf\xc3")))
+		c.sendRaw(t, mlFrame(true, 0, 0x0, true, []byte("\xa9")))
+		c.expectText(t, "café")
+		c.sendRaw(t, mlFrame(false, 0, 0x1, true, []byte("\xe2")))
+		c.sendRaw(t, mlFrame(false, 0, 0x0, true, []byte("\x82")))
+		c.sendRaw(t, mlFrame(true, 0, 0x9, true, []byte("p"))) // a ping between fragments
+		c.sendRaw(t, mlFrame(true, 0, 0x0, true, []byte("\xac!")))
+		c.expectText(t, "€!")
+	})
+}
+
+// TestLifeFramesWithHandshake: frames in the same TCP write as the handshake
+// are processed.
+func TestLifeFramesWithHandshake(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "cat")
+	early := append(mlFrame(true, 0, 0x1, true, []byte("early")), mlFrame(true, 0, 0x1, true, []byte("bird"))...)
+	c := mlRawUpgrade(t, d.addr, "/", d.addr, "", early)
+	c.expectText(t, "early")
+	c.expectText(t, "bird")
+	c.sendClose(t, ws.StatusNormalClosure, "")
+	if code, reason := c.readClose(t, waitTimeout); code != ws.StatusNormalClosure {
+		t.Errorf("close %d %q, want 1000", code, reason)
+	}
+}
+
+// TestLifeBadHandshake: malformed upgrades get a 4xx, start no child, and
+// the daemon keeps serving.
+func TestLifeBadHandshake(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "cat")
+	host := d.addr
+	cases := []struct {
+		name string
+		req  string
+		want func(int) bool
+		desc string
+	}{
+		{"no Sec-WebSocket-Key",
+			"GET / HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n",
+			func(s int) bool { return s == 400 }, "400"},
+		{"Sec-WebSocket-Version 8",
+			"GET / HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + mlTestKey + "\r\nSec-WebSocket-Version: 8\r\n\r\n",
+			func(s int) bool { return s == 400 || s == 426 }, "400 or 426"},
+		{"no Sec-WebSocket-Version",
+			"GET / HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + mlTestKey + "\r\n\r\n",
+			func(s int) bool { return s == 400 || s == 426 }, "400 or 426"},
+		{"POST",
+			"POST / HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + mlTestKey + "\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
+			func(s int) bool { return s == 400 || s == 405 }, "400 or 405"},
+		{"head over 16 KiB",
+			mlUpgradeRequest("/", host, "X-Big: "+strings.Repeat("b", 17<<10)+"\r\n"),
+			func(s int) bool { return s == 431 }, "431"},
+	}
+	mark := d.logMark()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, resp := mlRawRequest(t, d.addr, tc.req)
+			resp.Body.Close()
+			if !tc.want(resp.StatusCode) {
+				t.Errorf("HTTP %d, want %s", resp.StatusCode, tc.desc)
+			}
+		})
+	}
+	c := dialWS(t, d.url("/"))
+	c.sendText(t, "still serving")
+	c.expectText(t, "still serving")
+	d.waitLogSince(t, mark, "| CONNECT", waitTimeout)
+	connects := 0
+	for _, ln := range d.logLines()[mark:] {
+		if strings.HasSuffix(ln.Text, "| CONNECT") {
+			connects++
+		}
+	}
+	if connects != 1 {
+		t.Errorf("%d CONNECT lines, want 1: the bad handshakes must start no child", connects)
+	}
+}
+
+// TestLifePlainHTTP: a plain GET is 404 "404 page not found\n", logged with
+// its path.
+func TestLifePlainHTTP(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "cat")
+	resp, err := http.Get(d.httpURL("/plain/path-x1?q=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || string(body) != "404 page not found\n" {
+		t.Errorf("HTTP %d %q, want 404 \"404 page not found\\n\"", resp.StatusCode, body)
+	}
+	line := d.waitLog(t, "/plain/path-x1", waitTimeout)
+	if !strings.Contains(line, "ACCESS") || !strings.Contains(line, "NOT FOUND") {
+		t.Errorf("log line %q, want an ACCESS line with NOT FOUND", line)
+	}
+}
+
+// TestLifeSlowloris: a client that sends half a request head blocks nobody
+// and gets 408 after 10 s (the head timeout is not configurable: this test
+// takes 10 s, in parallel with the others).
+func TestLifeSlowloris(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("takes 10 s")
+	}
+	d := startDaemon(t, "cat")
+	conn, err := net.DialTimeout("tcp", d.addr, waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: " + d.addr + "\r\nUpgrade: websocket\r\n")); err != nil {
+		t.Fatal(err)
+	}
+
+	others := time.Now()
+	c := dialWS(t, d.url("/"))
+	c.sendText(t, "not blocked")
+	c.expectText(t, "not blocked")
+	resp, err := http.Get(d.httpURL("/meanwhile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if took := time.Since(others); took > 5*time.Second {
+		t.Errorf("other clients took %v next to a slow one", took)
+	}
+
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	got, err := io.ReadAll(conn)
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("after %v: %v (read %q)", elapsed, err, got)
+	}
+	if !strings.HasPrefix(string(got), "HTTP/1.1 408 ") {
+		t.Errorf("slow client got %q after %v, want HTTP/1.1 408", got, elapsed)
+	}
+	if elapsed < 9*time.Second || elapsed > 25*time.Second {
+		t.Errorf("408 after %v, want about 10 s", elapsed)
+	}
+}
