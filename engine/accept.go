@@ -53,6 +53,12 @@ func (e *Engine) acceptLoop(ln net.Listener) {
 			refuse(nc)
 			continue
 		}
+		if e.tlsConf != nil {
+			e.fdsHeld.Add(bridgeFDs)
+			e.bridges.Add(1)
+			go e.serveTLS(nc) // handshake off the accept loop
+			continue
+		}
 		if _, err := e.client.EnrollContext(nc, nil); err != nil {
 			e.log.Log(LevelError, "server", nil, "Could not register connection from %s: %v", nc.RemoteAddr(), err)
 			_ = nc.Close()

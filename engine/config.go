@@ -19,9 +19,12 @@ type Config struct {
 	Binary        bool     // binary frames, raw bytes both ways
 	PassStderr    bool     // stdout and stderr lines go to the client as JSON
 	ReverseLookup bool     // REMOTE_HOST from reverse DNS
+	PTY           bool     // --pty: each child on a pseudo-terminal (pty.go)
+	Term          string   // --pty: TERM of the children; "" = DefaultTerm
 
 	// Limits.
 	MaxForks     int           // concurrent children; <= 0 unlimited
+	PreFork      int           // --prefork: children of Command kept started and waiting (prefork.go); 0 = off
 	MaxFrameSize int64         // largest inbound message in bytes; 0 unlimited
 	CloseExtra   time.Duration // added to each wait of the termination ladder
 	PingInterval time.Duration // 0 = off; a peer silent for 2x is dropped
@@ -40,9 +43,7 @@ type Config struct {
 	// ServerSoftware is SERVER_SOFTWARE for children, e.g. "wsplex/0.1.0".
 	ServerSoftware string
 
-	// The rest of websocketd's flags, validated by cmd/wsplex. cmd/wsplex
-	// still refuses to start with any of them set (cmd/wsplex/unsupported.go)
-	// until the engine implements them.
+	// The rest of websocketd's flags, validated by cmd/wsplex.
 
 	// Directory modes. Dir is absolute (like websocketd's ScriptDir);
 	// StaticDir and CGIDir are as given, relative to the daemon's working
@@ -51,6 +52,11 @@ type Config struct {
 	StaticDir  string // --staticdir: static files over plain HTTP
 	CGIDir     string // --cgidir: CGI/1.1 scripts over plain HTTP
 	DevConsole bool   // --devconsole: console page on every non-upgrade request
+
+	// --staticdir refuses directory listings and dotfiles unless these ask
+	// for them (websocketd lists directories and serves dotfiles).
+	StaticList     bool // --staticlist
+	StaticDotfiles bool // --staticdotfiles
 
 	// TLS: SSL implies SSLCert and SSLKey are set; Port defaults to 443.
 	SSL     bool

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"time"
 
@@ -40,8 +39,12 @@ type conn struct {
 	state                  state
 	id                     string
 	remoteAddr, remotePort string
-	fields                 Fields // log line keys
+	fields                 Fields     // log line keys
+	bridge                 *tlsBridge // nil unless the client came over TLS
 	upgraded               bool
+	handedOff              bool    // plain HTTP, moved to net/http (handoff.go)
+	route                  route   // what the upgrade runs (route.go)
+	pty                    ptyConn // --pty only (pty.go)
 
 	dec  codec.Decoder
 	proc *spawn.Process
@@ -55,12 +58,15 @@ type conn struct {
 	errEOF     bool
 	finished   bool // child reaped and its output delivered
 	ladder     spawn.Ladder
+	fdsCharged int64 // fds counted in Engine.fdsHeld for this child
 	laddering  bool
 
 	// client -> child
 	stdinPend []byte // input the child's pipe did not take yet
 	inPaused  bool   // TCP reads paused until stdinPend drains
 	inText    bool   // the message in progress is forwarded (text in text mode, binary in binary mode)
+	inputDone bool   // the client's close frame or a protocol error: read nothing more
+	errClose  bool   // closing because the client broke the protocol
 
 	closeSent    bool
 	closeRecv    bool
@@ -92,6 +98,7 @@ func (c *conn) Notify(*spawn.Process) { c.exec((*conn).onChild) }
 // OnOpen starts the head timer. It runs on the connection's loop.
 func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := &conn{e: e, gc: gc, loop: gc.EventLoop()}
+	c.setRemote(gc) // before SetContext replaces the enrolment context
 	c.dec.MaxMessage = e.cfg.MaxFrameSize
 	if !e.track(c) {
 		return nil, gnet.Close
@@ -100,11 +107,6 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	e.metrics.conns.Inc()
 	gc.SetContext(c)
 	c.id = strconv.FormatUint(e.nextID.Add(1), 10) + "-" + strconv.FormatInt(e.started.UnixNano()%1e9, 36)
-	if ta, ok := gc.RemoteAddr().(*net.TCPAddr); ok {
-		c.remoteAddr, c.remotePort = ta.IP.String(), strconv.Itoa(ta.Port)
-	} else if gc.RemoteAddr() != nil {
-		c.remoteAddr = "unix-socket"
-	}
 	c.dl.head = time.Now().Add(HeadTimeout)
 	c.arm()
 	return nil, gnet.None
@@ -120,6 +122,9 @@ func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	switch c.state {
 	case stHead:
 		c.readHead()
+		if c.handedOff {
+			return gnet.Close // gnet closes its fd; the dup serves the request
+		}
 	case stOpen, stClosing:
 		c.readFrames()
 	default:
@@ -135,6 +140,9 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	gc.SetContext(nil)
+	if c.bridge != nil && !c.handedOff {
+		c.bridge.hangup()
+	}
 	c.socketGone()
 	return gnet.None
 }

@@ -9,11 +9,19 @@
 //   - accept.go: our own accept loop, which enrolls sockets into gnet's
 //     event loops and refuses connections cleanly at the fd limit;
 //   - upgrade.go: plain HTTP answers and the WebSocket handshake;
+//   - route.go, origin.go, confine.go: which program an upgrade runs
+//     (--dir), whether its Origin may (--origin, --sameorigin), and how
+//     URL paths are kept inside their directories;
+//   - handoff.go, web.go, static.go, cgi.go, console.go: plain HTTP leaves
+//     the reactor for one shared net/http server (--staticdir, --cgidir,
+//     --devconsole);
 //   - inbound.go: client frames -> the child's stdin, with the TCP read
 //     pause when the child is not reading;
 //   - outbound.go: the child's stdout/stderr -> frames, paused while the
 //     client is behind;
 //   - lifecycle.go: child exit, the termination ladder, closing;
+//   - pty.go, term.go: --pty, children on terminals (control messages,
+//     the hangup) and its --devconsole terminal page;
 //   - timers.go: one timer per connection for every deadline it has;
 //   - env.go: the CGI environment of the child.
 //

@@ -2,9 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,13 +26,19 @@ type Engine struct {
 	log     *Logger
 	client  *gnet.Client
 	spawner *spawn.Spawner
+	pool    *spawn.Pool // --prefork; nil when off
 	metrics *metrics
 
 	hdrHTTP []codec.Header // --header + --header-http
 	hdrWS   []codec.Header // --header + --header-ws
 
-	listeners []net.Listener
+	listeners []net.Listener // TCP and Unix; all TLS with --ssl
 	acceptWG  sync.WaitGroup
+	tlsConf   *tls.Config    // nil without --ssl
+	redirects []*redirect    // --redirport
+	bridges   sync.WaitGroup // TLS connections (tlsbridge.go)
+	dirJail   jail           // --dir (route.go)
+	web       *web           // plain HTTP served by net/http; nil if only 404s (web.go)
 
 	nofile   int          // RLIMIT_NOFILE in force
 	conns    atomic.Int64 // sockets held (one fd each)
@@ -65,24 +71,15 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, log: cfg.Log, live: make(map[*conn]struct{}), drained: make(chan struct{}), started: time.Now()}
 	e.hdrHTTP = parseHeaders(cfg.Headers, cfg.HeadersHTTP)
 	e.hdrWS = parseHeaders(cfg.Headers, cfg.HeadersWS)
+	e.initRouting()
 	lim, err := platform.RaiseNoFile()
 	if err != nil {
 		e.log.Log(LevelError, "server", nil, "Could not raise the open-files limit: %v", err)
 		lim = platform.NoFile()
 	}
 	e.nofile = int(lim)
-	addrs := cfg.Addresses
-	if len(addrs) == 0 {
-		addrs = []string{""}
-	}
-	for _, a := range addrs {
-		host := trimBrackets(a)
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(cfg.Port)))
-		if err != nil {
-			e.closeListeners()
-			return nil, &ListenError{Err: err}
-		}
-		e.listeners = append(e.listeners, ln)
+	if err := e.listen(); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -124,6 +121,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 		e.closeListeners()
 		return err
 	}
+	e.startPrefork()
 	e.client, err = gnet.NewClient(e,
 		gnet.WithMulticore(true),
 		gnet.WithLogger(quietLogger{}),
@@ -143,6 +141,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 		e.acceptWG.Add(1)
 		go e.acceptLoop(ln)
 	}
+	e.serveRedirects()
 
 	<-ctx.Done()
 	e.shutdown()
@@ -153,15 +152,8 @@ func (e *Engine) logStartup() {
 	if e.cfg.Command != "" {
 		e.log.Log(LevelInfo, "server", nil, "Serving using application   : %s %s", e.cfg.Command, joinArgs(e.cfg.Args))
 	}
-	for _, ln := range e.listeners {
-		host, port, _ := net.SplitHostPort(ln.Addr().String())
-		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-			host = "localhost"
-		} else if ip != nil && ip.To4() == nil {
-			host = "[" + host + "]"
-		}
-		e.log.Log(LevelInfo, "server", nil, "Starting WebSocket server   : ws://%s:%s/", host, port)
-	}
+	e.logWebStartup()
+	e.logListeners()
 	if e.cfg.MetricsAddr != "" {
 		e.log.Log(LevelInfo, "server", nil, "Serving metrics             : http://%s/metrics", e.metrics.addr)
 	}
@@ -171,6 +163,7 @@ func (e *Engine) logStartup() {
 func (e *Engine) shutdown() {
 	e.log.Log(LevelInfo, "server", nil, "Shutting down: closing %d connections", e.conns.Load())
 	e.closeListeners()
+	e.closeRedirects()
 	e.acceptWG.Wait()
 
 	e.mu.Lock()
@@ -196,6 +189,11 @@ func (e *Engine) shutdown() {
 		e.log.Log(LevelError, "server", nil, "Shutdown: %d connections still open after %v; exiting anyway", e.conns.Load(), limit)
 	}
 	_ = e.client.Stop()
+	e.closeWeb()
+	e.waitBridges(bridgeLinger + time.Second)
+	if e.pool != nil {
+		e.pool.Close()
+	}
 	e.spawner.Close()
 	e.metrics.close()
 	e.log.Log(LevelInfo, "server", nil, "Shutdown complete")

@@ -31,7 +31,11 @@ func (c *conn) environ(req *codec.Request) []string {
 		}
 	}
 	c.fields.Remote = remoteHost
-	serverName, serverPort := splitHostDefault(req.Host(), "80")
+	defPort := "80"
+	if e.tlsConf != nil {
+		defPort = "443"
+	}
+	serverName, serverPort := splitHostDefault(req.Host(), defPort)
 	path := unescapePath(req.Path)
 	add("REMOTE_ADDR", c.remoteAddr)
 	add("REMOTE_HOST", remoteHost)
@@ -40,8 +44,8 @@ func (c *conn) environ(req *codec.Request) []string {
 	add("SERVER_PROTOCOL", req.Proto)
 	add("GATEWAY_INTERFACE", "CGI/1.1")
 	add("REQUEST_METHOD", req.Method)
-	add("SCRIPT_NAME", "/")
-	add("PATH_INFO", path)
+	add("SCRIPT_NAME", c.route.scriptName)
+	add("PATH_INFO", c.route.pathInfo)
 	add("PATH_TRANSLATED", path)
 	add("QUERY_STRING", req.RawQuery)
 	add("AUTH_TYPE", "")
@@ -52,6 +56,9 @@ func (c *conn) environ(req *codec.Request) []string {
 	add("UNIQUE_ID", c.id)
 	add("REMOTE_PORT", c.remotePort)
 	add("REQUEST_URI", requestURI(req))
+	if e.tlsConf != nil {
+		add("HTTPS", "on")
+	}
 
 	// Repeated headers are joined with ", " into one variable, in order of
 	// first appearance.

@@ -7,7 +7,6 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsplex/wsplex/codec"
-	"github.com/wsplex/wsplex/platform"
 	"github.com/wsplex/wsplex/spawn"
 )
 
@@ -23,6 +22,12 @@ var newline = []byte{'\n'}
 func (c *conn) readFrames() {
 	gc := c.gc
 	if gc == nil {
+		return
+	}
+	if c.inputDone {
+		// After a protocol error or the client's close frame nothing it
+		// sends is forwarded; it is read only to notice the socket close.
+		_, _ = gc.Discard(-1)
 		return
 	}
 	if c.stdinPend == nil {
@@ -41,7 +46,14 @@ func (c *conn) readFrames() {
 			}
 			c.onFrame(&ev)
 		}
-		_, _ = gc.Discard(off)
+		if off > 0 {
+			// Discard(0) would empty gnet's whole buffer.
+			_, _ = gc.Discard(off)
+		}
+	} else if c.inPaused {
+		// gnet turned reading back on (it does when its own writes
+		// block or drain): take it out again.
+		_ = c.pauseRead()
 	}
 	if c.gc != nil && c.gc.InboundBuffered() > c.e.cfg.InBuffer {
 		c.e.log.Log(LevelError, "websocket", &c.fields, "Client sent %d bytes its program has not read (limit %d): closing with 1008", c.gc.InboundBuffered(), c.e.cfg.InBuffer)
@@ -55,6 +67,7 @@ func (c *conn) protocolError(err error) {
 	errors.As(err, &ce)
 	c.e.metrics.protocolErr.WithLabelValues(itoa(int(ce.Code))).Inc()
 	c.e.log.Log(LevelAccess, "websocket", &c.fields, "Closing with %d: %s", ce.Code, ce.Reason)
+	c.inputDone, c.errClose = true, true
 	c.sendClose(ce.Code, ce.Reason)
 	c.clientGone()
 }
@@ -63,6 +76,10 @@ func (c *conn) onFrame(ev *codec.Event) {
 	switch ev.Kind {
 	case codec.Data:
 		if c.state != stOpen {
+			return
+		}
+		if c.e.cfg.PTY {
+			c.ptyFrame(ev)
 			return
 		}
 		if ev.First {
@@ -89,7 +106,7 @@ func (c *conn) onFrame(ev *codec.Event) {
 			c.dl.pong = time.Now().Add(2 * c.e.cfg.PingInterval)
 		}
 	case codec.Close:
-		c.closeRecv = true
+		c.closeRecv, c.inputDone = true, true
 		if !c.closeSent {
 			c.echoClose(ev.CloseCode)
 		}
@@ -151,7 +168,7 @@ func (c *conn) pauseInput() {
 		return
 	}
 	c.inPaused = true
-	if err := platform.PauseRead(c.gc.Fd()); err != nil {
+	if err := c.pauseRead(); err != nil {
 		c.e.log.Log(LevelDebug, "websocket", &c.fields, "Could not pause reads: %v", err)
 	}
 }
@@ -169,7 +186,7 @@ func (c *conn) flushStdin() {
 	c.stdinPend = nil
 	if c.inPaused && c.gc != nil {
 		c.inPaused = false
-		_ = platform.ResumeRead(c.gc.Fd())
+		_ = c.resumeRead()
 	}
 	if c.state == stOpen {
 		c.readFrames()

@@ -45,10 +45,15 @@ func (c *conn) finishChild() {
 	status, _ := p.Reap()
 	c.flushPartial()
 	c.finished = true
-	c.laddering = false
-	c.dl.ladder = time.Time{}
+	// If the client is gone and what the child started still runs, the
+	// ladder goes on against the process group: grandchildren do not
+	// outlive the connection.
+	if !c.laddering || c.ladder.Rung() == spawn.RungDone || !p.GroupAlive() {
+		c.laddering = false
+		c.dl.ladder = time.Time{}
+	}
 	c.e.children.Add(-1)
-	c.e.fdsHeld.Add(-int64(p.FDs()))
+	c.e.fdsHeld.Add(-c.fdsCharged)
 	c.e.metrics.children.Dec()
 	p.Release()
 	c.stdinPend = nil
@@ -105,7 +110,7 @@ func (c *conn) lingerCheck() {
 	now := time.Now()
 	ob := gc.OutboundBuffered()
 	if ob == 0 {
-		if !c.upgraded || c.closeRecv || (!c.flushedAt.IsZero() && now.After(c.flushedAt.Add(echoWait))) || !c.closeSent {
+		if !c.upgraded || c.closeRecv || c.errClose || (!c.flushedAt.IsZero() && now.After(c.flushedAt.Add(echoWait))) || !c.closeSent {
 			c.dl.linger = time.Time{}
 			_ = gc.Close()
 			return
@@ -122,8 +127,13 @@ func (c *conn) lingerCheck() {
 		c.progressAt = now
 	}
 	c.lastProgress = ob
-	if now.Sub(c.progressAt) > stallLimit {
-		c.e.log.Log(LevelAccess, "websocket", &c.fields, "Client read nothing for %v while closing: dropped", stallLimit)
+	limit := stallLimit
+	if c.errClose {
+		// A client that broke the protocol does not get 30 s of patience.
+		limit = echoWait
+	}
+	if now.Sub(c.progressAt) > limit {
+		c.e.log.Log(LevelAccess, "websocket", &c.fields, "Client read nothing for %v while closing: dropped", limit)
 		_ = gc.Close()
 		return
 	}
@@ -133,17 +143,29 @@ func (c *conn) lingerCheck() {
 
 // clientGone starts the termination ladder if the child still runs.
 func (c *conn) clientGone() {
-	if c.proc == nil || c.finished || c.laddering {
+	if c.proc == nil || c.laddering {
+		return
+	}
+	if c.finished && (c.ladder.Rung() == spawn.RungDone || !c.proc.GroupAlive()) {
 		return
 	}
 	c.laddering = true
 	c.stdinPend = nil
+	if c.e.cfg.PTY && !c.finished {
+		c.proc.Hangup() // what a closed terminal does; the ladder follows
+	}
 	c.ladder.CloseExtra = c.e.cfg.CloseExtra
 	c.ladderStep()
 }
 
 func (c *conn) ladderStep() {
-	if c.finished {
+	if !c.laddering {
+		return
+	}
+	if c.finished && !c.proc.GroupAlive() {
+		c.laddering = false
+		c.dl.ladder = time.Time{}
+		c.maybeRelease()
 		return
 	}
 	rung := c.ladder.Rung()
@@ -152,14 +174,23 @@ func (c *conn) ladderStep() {
 		c.e.log.Log(LevelDebug, "process", &c.fields, "Termination ladder: rung %d", rung)
 	}
 	if done {
+		// After SIGKILL only the exit event is left to wait for; of
+		// grandchildren, only zombies can remain, and they are not ours
+		// to reap.
 		c.dl.ladder = time.Time{}
+		if c.finished {
+			c.laddering = false
+			c.maybeRelease()
+		}
 		return
 	}
 	c.dl.ladder = time.Now().Add(wait)
 	c.arm()
-	// Closing stdin may have been all it took; output is drained (and
-	// dropped) from here on, so a child blocked writing can exit.
-	c.pumpOutput()
+	if !c.finished {
+		// Closing stdin may have been all it took; output is drained
+		// (and dropped) from here on, so a child blocked writing can exit.
+		c.pumpOutput()
+	}
 }
 
 // socketGone is OnClose.
@@ -185,7 +216,7 @@ func (c *conn) socketGone() {
 
 // maybeRelease drops the connection once nothing of it is left.
 func (c *conn) maybeRelease() {
-	if c.state != stGone || (c.proc != nil && !c.finished) {
+	if c.state != stGone || (c.proc != nil && (!c.finished || c.laddering)) {
 		return
 	}
 	if c.timer != nil {

@@ -179,7 +179,7 @@ func (c *conn) fromStdout(b *batch, data []byte) {
 	switch {
 	case c.gc == nil:
 		// client gone: drop
-	case c.e.cfg.Binary:
+	case c.e.cfg.Binary || c.e.cfg.PTY:
 		c.add(b, true, ws.OpBinary, data)
 	case c.e.cfg.PassStderr:
 		c.outLine = c.jsonLines(b, "stdout", c.outLine, data)
@@ -322,7 +322,7 @@ func (c *conn) flushPartial() {
 		if len(c.errLine) > 0 {
 			c.sendJSON(b, "stderr", c.errLine)
 		}
-	case !c.e.cfg.Binary:
+	case !c.e.cfg.Binary && !c.e.cfg.PTY:
 		if len(c.outLine) > 0 || c.fragmented {
 			c.emitText(b, c.outLine, true)
 			c.flush(b)

@@ -37,21 +37,29 @@ func (c *conn) readHead() {
 		return
 	}
 	c.dl.head = time.Time{}
-	c.fields.URL = "http://" + req.Host() + req.Target
+	scheme := "http://"
+	if c.e.tlsConf != nil {
+		scheme = "https://"
+	}
+	c.fields.URL = scheme + req.Host() + req.Target
 	c.fields.Remote = c.remoteAddr
 	c.fields.ID = c.id
-	if !req.IsUpgrade() {
-		_, _ = c.gc.Discard(-1)
+	// Without COMMAND or --dir (only --staticdir/--cgidir) there is nothing
+	// to upgrade to, and websocketd serves even an upgrade request as HTTP.
+	if !req.IsUpgrade() || (c.e.cfg.Command == "" && c.e.cfg.Dir == "") {
 		c.plainHTTP(req)
 		return
 	}
-	c.fields.Origin = req.Get("Origin")
 	c.upgrade(req, buf[:n], n)
 }
 
-// plainHTTP answers a request that is not an upgrade. Static files, CGI
-// and the dev console will hang off here; for now everything is 404.
+// plainHTTP answers a request that is not an upgrade: net/http serves it
+// if there is anything to serve (handoff.go, web.go), else it is a 404
+// answered right here.
 func (c *conn) plainHTTP(req *codec.Request) {
+	if c.e.web != nil && c.handOff() {
+		return
+	}
 	c.e.log.Log(LevelAccess, "http", &c.fields, "NOT FOUND")
 	c.respondWith(404, c.e.httpHeaders(), "404 page not found\n")
 }
@@ -70,6 +78,20 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		c.respondWith(503, e.httpHeaders(), "503 Service Unavailable: too many open files\n")
 		return
 	}
+	if !c.routeUpgrade(req) {
+		e.metrics.handshakeFail.WithLabelValues("404").Inc()
+		e.log.Log(LevelAccess, "session", &c.fields, "NOT FOUND: script not found")
+		c.respondWith(404, e.httpHeaders(), "404 Not Found\n")
+		return
+	}
+	origin, refusal := checkOrigin(req.Get("Origin"), req.Host(), c.bridge != nil, e.cfg.SameOrigin, e.cfg.Origins)
+	c.fields.Origin = origin
+	if refusal != "" {
+		e.metrics.handshakeFail.WithLabelValues("403").Inc()
+		e.log.Log(LevelAccess, "session", &c.fields, "%s", refusal)
+		c.respondWith(403, e.httpHeaders(), "Forbidden\n")
+		return
+	}
 	resp, _, err := codec.Upgrade(head, codec.UpgradeOptions{Header: e.wsHeaders()})
 	if err != nil {
 		e.metrics.handshakeFail.WithLabelValues("400").Inc()
@@ -84,9 +106,11 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	_, _ = c.gc.Write(resp)
 	c.upgraded = true
 	c.state = stOpen
-	c.fields.Command = e.cfg.Command
-	argv := append([]string{e.cfg.Command}, e.cfg.Args...)
-	p, err := e.spawner.Start(spawn.Spec{Path: e.cfg.Command, Args: argv, Env: env}, c)
+	if e.cfg.PTY {
+		c.pty.size = querySize(req.RawQuery)
+	}
+	argv := append([]string{c.route.script}, e.cfg.Args...)
+	p, err := e.startChild(c, spawn.Spec{Path: c.route.script, Args: argv, Env: env})
 	if err != nil {
 		e.metrics.spawnFail.Inc()
 		e.log.Log(LevelError, "process", &c.fields, "Could not launch process %s: %v", e.cfg.CommandName, err)
@@ -97,7 +121,8 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	c.proc = p
 	c.fields.PID = p.Pid
 	e.children.Add(1)
-	e.fdsHeld.Add(int64(p.FDs()))
+	c.fdsCharged = int64(p.FDs())
+	e.fdsHeld.Add(c.fdsCharged)
 	e.metrics.children.Inc()
 	e.log.Log(LevelAccess, "session", &c.fields, "CONNECT")
 	if e.cfg.PingInterval > 0 {

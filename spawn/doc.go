@@ -18,5 +18,18 @@
 // That is what lets a slow client pause its child for free: the owner just
 // stops reading, the pipe fills, the child blocks in write(2).
 //
+// Where the children come from. On Linux, when the binary's main calls
+// MaybeRunSpawner, New starts the spawner process: this binary re-executed
+// with SpawnerArg, holding a handful of fds (server_linux.go). Start sends it
+// a request over a SOCK_SEQPACKET socket and gets back the pid and the
+// parent's ends of the pipes (SCM_RIGHTS); exits come back as messages
+// (client_linux.go). Forking from a process with five fds instead of the
+// daemon's thousands keeps a start's cost and every child's fd table
+// independent of the number of connections. If the spawner dies its
+// children pass to the daemon, a child subreaper, which watches and reaps
+// them with pidfds (orphans_linux.go), and a new spawner is started.
+// Elsewhere, or with Options.Direct, Start forks from the daemon itself
+// (fork_linux.go, fork_bsd.go). Pool (--prefork) keeps children waiting.
+//
 // Ladder is the termination sequence for a child whose client has gone.
 package spawn

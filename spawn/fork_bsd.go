@@ -32,7 +32,7 @@ func (pl *poller) init() error {
 	unix.CloseOnExec(kq)
 	pl.exitQueue = kq
 	pl.byPid = make(map[int]*Process)
-	pl.fds[kq] = watch{nil, evExitQueue}
+	pl.fds[kq] = watch{bit: evExitQueue}
 	return pl.np.AddRead(&netpoll.PollAttachment{FD: kq}, false)
 }
 

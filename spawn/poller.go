@@ -38,6 +38,7 @@ type poller struct {
 type watch struct {
 	p   *Process
 	bit uint32
+	fn  func() // if set, called instead of raising bits (adopted orphans)
 }
 
 func newPoller() (*poller, error) {
@@ -59,6 +60,10 @@ func (pl *poller) dispatch(fd int, ev netpoll.IOEvent, _ netpoll.IOFlags) error 
 	if !ok {
 		return nil
 	}
+	if w.fn != nil {
+		w.fn()
+		return nil
+	}
 	if w.bit == evExitQueue {
 		drainExitQueue(pl, fd)
 		return nil
@@ -70,7 +75,7 @@ func (pl *poller) dispatch(fd int, ev netpoll.IOEvent, _ netpoll.IOFlags) error 
 // add registers fd edge-triggered for reading (or writing, for stdin).
 func (pl *poller) add(fd int, p *Process, bit uint32) error {
 	pl.mu.Lock()
-	pl.fds[fd] = watch{p, bit}
+	pl.fds[fd] = watch{p: p, bit: bit}
 	pl.mu.Unlock()
 	pa := &netpoll.PollAttachment{FD: fd}
 	var err error
@@ -83,6 +88,19 @@ func (pl *poller) add(fd int, p *Process, bit uint32) error {
 		pl.forget(fd)
 	}
 	return err
+}
+
+// addFunc registers fd edge-triggered for reading; fn runs on the poller
+// goroutine when it is readable.
+func (pl *poller) addFunc(fd int, fn func()) error {
+	pl.mu.Lock()
+	pl.fds[fd] = watch{fn: fn}
+	pl.mu.Unlock()
+	if err := pl.np.AddRead(&netpoll.PollAttachment{FD: fd}, true); err != nil {
+		pl.forget(fd)
+		return err
+	}
+	return nil
 }
 
 // remove unregisters fd; the caller closes it afterwards.

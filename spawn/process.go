@@ -28,6 +28,20 @@ type Process struct {
 
 	reaped bool
 	status unix.WaitStatus
+
+	// remote is set when a spawner process is the child's parent: the exit
+	// status then arrives as a message (or from the orphan reaper) and is
+	// stored in exitSt, with exitKnown set, by another goroutine.
+	remote remote
+	exitSt atomic.Uint64
+}
+
+const exitKnown = 1 << 32
+
+// deliverExit records the status of a spawner's child and raises EvExit.
+func (p *Process) deliverExit(st unix.WaitStatus) {
+	p.exitSt.Store(exitKnown | uint64(uint32(st)))
+	p.raise(EvExit)
 }
 
 // TakeEvents returns and clears the pending event bits.
@@ -52,6 +66,9 @@ func readFD(fd *int, pl *poller, b []byte) (int, error) {
 			continue
 		case err == unix.EAGAIN:
 			return 0, ErrWouldBlock
+		case err == unix.EIO: // a PTY master whose terminal closed (pty_unix.go): end of file
+			closeWatched(fd, pl)
+			return 0, io.EOF
 		case err != nil:
 			closeWatched(fd, pl)
 			return 0, err
@@ -110,6 +127,14 @@ func (p *Process) Reap() (unix.WaitStatus, bool) {
 	if p.reaped {
 		return p.status, true
 	}
+	if p.remote != nil {
+		v := p.exitSt.Load()
+		if v&exitKnown == 0 {
+			return 0, false
+		}
+		p.reaped, p.status = true, unix.WaitStatus(uint32(v))
+		return p.status, true
+	}
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(p.Pid, &ws, unix.WNOHANG, nil)
@@ -142,6 +167,10 @@ func (p *Process) Release() {
 	closeWatched(&p.stdout, p.pl)
 	closeWatched(&p.stderr, p.pl)
 	p.dropExitWatch()
+	if p.remote != nil {
+		p.remote.forget(p)
+	}
+	releasePTY(p) // pty_registry.go
 }
 
 func (p *Process) dropExitWatch() {

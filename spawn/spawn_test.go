@@ -20,9 +20,13 @@ type chanNotifier chan *Process
 
 func (n chanNotifier) Notify(p *Process) { n <- p }
 
+// forceDirect makes newSpawner use the direct fork path; TestDirectPath
+// sets it to run the common tests again on that path.
+var forceDirect bool
+
 func newSpawner(t *testing.T) *Spawner {
 	t.Helper()
-	s, err := New(1)
+	s, err := NewWith(1, Options{Direct: forceDirect})
 	if err != nil {
 		t.Fatal(err)
 	}

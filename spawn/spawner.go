@@ -2,6 +2,7 @@ package spawn
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -24,10 +25,34 @@ type Spawner struct {
 	pollers []*poller
 	next    atomic.Uint32
 	wg      sync.WaitGroup
+	remote  remote // the spawner process; nil = fork directly
 }
 
-// New starts n pollers (at least 1; 0 means one per CPU).
-func New(n int) (*Spawner, error) {
+// remote is a spawner process (see client_linux.go).
+type remote interface {
+	start(spec Spec, n Notifier, pl *poller) (*Process, error)
+	forget(p *Process)
+	close()
+	mode() string
+}
+
+// Options select how children are started.
+type Options struct {
+	// Direct forks children from the daemon itself, as before the spawner
+	// process existed: each fork then costs time in proportion to the fds
+	// the daemon holds, and every child gets a fd table that large.
+	Direct bool
+}
+
+// New starts n pollers (at least 1; 0 means one per CPU) and, where it can,
+// the spawner process; see NewWith.
+func New(n int) (*Spawner, error) { return NewWith(n, Options{}) }
+
+// NewWith is New with options. The spawner process is used on Linux when
+// the binary's main called MaybeRunSpawner, unless o.Direct is set or the
+// environment has WSPLEX_SPAWN=direct; if it cannot be started, children
+// are forked directly.
+func NewWith(n int, o Options) (*Spawner, error) {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
@@ -45,12 +70,28 @@ func New(n int) (*Spawner, error) {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); pl.run() }()
 	}
+	if !o.Direct && selfServes.Load() && os.Getenv("WSPLEX_SPAWN") != "direct" {
+		if r, err := newRemote(s.pollers); err == nil {
+			s.remote = r
+		}
+	}
 	return s, nil
+}
+
+// Mode says how children are started: "spawner" or "direct".
+func (s *Spawner) Mode() string {
+	if s.remote != nil {
+		return s.remote.mode()
+	}
+	return "direct"
 }
 
 // Close stops the pollers. Children still running are not touched: the
 // owner runs their ladders first.
 func (s *Spawner) Close() {
+	if s.remote != nil {
+		s.remote.close()
+	}
 	for _, pl := range s.pollers {
 		pl.stop()
 	}
@@ -65,6 +106,9 @@ func (s *Spawner) Close() {
 // to n. On error nothing is left open and no child is left behind.
 func (s *Spawner) Start(spec Spec, n Notifier) (*Process, error) {
 	pl := s.pollers[int(s.next.Add(1))%len(s.pollers)]
+	if s.remote != nil {
+		return s.remote.start(spec, n, pl)
+	}
 	var fds [6]int // in r, in w, out r, out w, err r, err w
 	for i := range fds {
 		fds[i] = -1
@@ -101,13 +145,8 @@ func (s *Spawner) Start(spec Spec, n Notifier) (*Process, error) {
 			return nil, p.abandon(err)
 		}
 	}
-	for _, w := range [...]struct {
-		fd  int
-		bit uint32
-	}{{p.stdout, EvStdout}, {p.stderr, EvStderr}, {p.stdin, EvStdin}} {
-		if err := pl.add(w.fd, p, w.bit); err != nil {
-			return nil, p.abandon(err)
-		}
+	if err := registerPipes(p, pl); err != nil {
+		return nil, p.abandon(err)
 	}
 	if err := pl.watchExit(p); err != nil {
 		return nil, p.abandon(err)
@@ -115,11 +154,30 @@ func (s *Spawner) Start(spec Spec, n Notifier) (*Process, error) {
 	return p, nil
 }
 
+// registerPipes puts the parent's ends of the pipes on the poller.
+func registerPipes(p *Process, pl *poller) error {
+	for _, w := range [...]struct {
+		fd  int
+		bit uint32
+	}{{p.stdout, EvStdout}, {p.stderr, EvStderr}, {p.stdin, EvStdin}} {
+		if err := pl.add(w.fd, p, w.bit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // abandon kills and reaps a child whose registration failed. The wait is
-// bounded: SIGKILL to a fresh child takes effect at once.
+// bounded: SIGKILL to a fresh child takes effect at once. A spawner's child
+// is reaped by the spawner.
 func (p *Process) abandon(cause error) error {
 	_ = unix.Kill(-p.Pid, unix.SIGKILL)
 	_ = unix.Kill(p.Pid, unix.SIGKILL)
+	if p.remote != nil {
+		p.reaped = true
+		p.Release()
+		return fmt.Errorf("spawn: register: %w", cause)
+	}
 	var ws unix.WaitStatus
 	for {
 		if _, err := unix.Wait4(p.Pid, &ws, 0, nil); err != unix.EINTR {

@@ -22,7 +22,7 @@ import (
 // error from a port in use by them, so wsplex keeps every one.
 const (
 	exitOK         = 0 // served and shut down, or --help/--version/--license
-	exitInvalid    = 1 // a command-line check failed (message on stderr); also "not supported yet"
+	exitInvalid    = 1 // a command-line check failed (message on stderr)
 	exitUsage      = 2 // the flag package refused a flag or value
 	exitListen     = 3 // a listener could not be opened ("Can't start server: ...")
 	exitDevConsole = 4 // --devconsole together with --staticdir or --cgidir
@@ -60,12 +60,17 @@ type options struct {
 	passEnv       string
 	binary        bool
 	passStderr    bool
+	pty           bool
+	term          string
 	reverseLookup bool
 	dir           string
 	staticDir     string
 	cgiDir        string
 	devConsole    bool
+	staticList    bool
+	staticDots    bool
 	maxForks      int
+	preFork       int
 	maxFrameSize  byteCount
 	closeMs       msFlag
 	pingMs        msFlag
@@ -108,12 +113,17 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.passEnv, "passenv", defaultPassEnv(), "List of envvars to pass to subprocesses")
 	fs.BoolVar(&o.binary, "binary", false, "Binary mode (default is line by line)")
 	fs.BoolVar(&o.passStderr, "passstderr", false, "Send stderr lines to the client as JSON along with stdout")
+	fs.BoolVar(&o.pty, "pty", false, "Run each process on a pseudo-terminal (raw binary frames; JSON resize messages)")
+	fs.StringVar(&o.term, "term", engine.DefaultTerm, "TERM of the processes with --pty")
 	fs.BoolVar(&o.reverseLookup, "reverselookup", false, "Perform reverse DNS lookups on remote clients")
 	fs.StringVar(&o.dir, "dir", "", "Base directory for WebSocket scripts")
 	fs.StringVar(&o.staticDir, "staticdir", "", "Serve static content from this directory over HTTP")
 	fs.StringVar(&o.cgiDir, "cgidir", "", "Serve CGI scripts from this directory over HTTP")
 	fs.BoolVar(&o.devConsole, "devconsole", false, "Enable development console")
+	fs.BoolVar(&o.staticList, "staticlist", false, "List directories without index.html under --staticdir")
+	fs.BoolVar(&o.staticDots, "staticdotfiles", false, "Serve dotfiles (.git, .env, ...) under --staticdir")
 	fs.IntVar(&o.maxForks, "maxforks", engine.DefaultMaxForks, "Max concurrent children, 0 or less means unlimited")
+	fs.IntVar(&o.preFork, "prefork", 0, "Keep N children of COMMAND started and waiting; they get their environment as a first line of input")
 	fs.Var(&o.maxFrameSize, "maxframesize", "Largest inbound message in bytes, 0 means unlimited")
 	fs.Var(&o.closeMs, "closems", "Extra milliseconds before each termination signal")
 	fs.Var(&o.pingMs, "pingms", "Ping interval in milliseconds, 0 means off")
@@ -188,6 +198,12 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 		// Binary mode sends raw chunks; --passstderr wraps lines in JSON.
 		// There is no meaningful combination of the two.
 		return fail(exitInvalid, true, "--binary and --passstderr cannot be used together. Please only specify just one.")
+	}
+
+	if o.pty && (o.binary || o.passStderr || o.preFork > 0) {
+		// A terminal has one output stream of raw bytes and its own
+		// framing (pty.go in engine); pre-started children have pipes.
+		return fail(exitInvalid, true, "--pty cannot be used with --binary, --passstderr or --prefork: a terminal always sends raw binary frames and has no separate stderr.")
 	}
 
 	rest := fs.Args()
@@ -275,13 +291,19 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 	cfg.StaticDir = o.staticDir
 	cfg.CGIDir = o.cgiDir
 	cfg.DevConsole = o.devConsole
+	cfg.StaticList = o.staticList
+	cfg.StaticDotfiles = o.staticDots
 
 	cfg.PassEnv = parsePassEnv(o.passEnv)
 	cfg.Binary = o.binary
 	cfg.PassStderr = o.passStderr
+	if o.pty {
+		cfg.PTY, cfg.Term = true, o.term
+	}
 	cfg.ReverseLookup = o.reverseLookup
 
 	cfg.MaxForks = o.maxForks
+	cfg.PreFork = max(o.preFork, 0)
 	cfg.MaxFrameSize = o.maxFrameSize.n
 	cfg.CloseExtra = o.closeMs.d
 	cfg.PingInterval = o.pingMs.d

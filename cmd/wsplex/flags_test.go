@@ -271,9 +271,6 @@ func TestDefaults(t *testing.T) {
 	if cfg.ServerSoftware != "wsplex/0.1.0" && Version == "0.1.0" {
 		t.Errorf("ServerSoftware %q", cfg.ServerSoftware)
 	}
-	if notYetSupported(cfg) != "" {
-		t.Errorf("defaults need %s", notYetSupported(cfg))
-	}
 }
 
 // Successful command lines and the Config they produce; only the fields
@@ -402,41 +399,5 @@ func TestArgsAreCopied(t *testing.T) {
 	args[1] = "changed"
 	if cfg.Args[0] != "a" {
 		t.Errorf("Args alias the command line: %q", cfg.Args)
-	}
-}
-
-func TestNotYetSupported(t *testing.T) {
-	newSandbox(t)
-	for _, tt := range []struct {
-		args []string
-		flag string
-	}{
-		{[]string{"prog"}, ""},
-		{[]string{"--binary", "--maxforks=3", "--header=X: y", "--header-ws=Z: w", "--metrics=:0", "--pingms=5", "prog"}, ""},
-		{[]string{"--dir=d"}, "--dir"},
-		{[]string{"--staticdir=d", "prog"}, "--staticdir"},
-		{[]string{"--cgidir=d", "prog"}, "--cgidir"},
-		{[]string{"--devconsole", "prog"}, "--devconsole"},
-		{[]string{"--ssl", "--sslcert=c", "--sslkey=k", "prog"}, "--ssl"},
-		{[]string{"--redirport=81", "prog"}, "--redirport"},
-		{[]string{"--unixsocket=s", "prog"}, "--unixsocket"},
-		{[]string{"--origin=a.com", "prog"}, "--origin"},
-		{[]string{"--sameorigin", "prog"}, "--sameorigin"},
-		{[]string{"--header-http=A: b", "prog"}, "--header-http"},
-	} {
-		cfg, code, _, stderr := parse(tt.args...)
-		if code != continueRun {
-			t.Fatalf("%v: exit %d %s", tt.args, code, stderr)
-		}
-		if got := notYetSupported(cfg); got != tt.flag {
-			t.Errorf("%v: %q, want %q", tt.args, got, tt.flag)
-		}
-		if tt.flag == "" {
-			continue
-		}
-		var out, errb bytes.Buffer
-		if code := run(tt.args, &out, &errb); code != 1 || errb.String() != "wsplex: "+tt.flag+" is not supported yet\n" || out.Len() != 0 {
-			t.Errorf("run %v: exit %d stdout %q stderr %q", tt.args, code, out.String(), errb.String())
-		}
 	}
 }

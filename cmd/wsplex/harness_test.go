@@ -311,6 +311,8 @@ type daemonOptions struct {
 	NoTCP bool
 	// UnixSocket, if set, is polled until it accepts before returning.
 	UnixSocket string
+	// NoFile, if set, runs the daemon under `ulimit -n NoFile`.
+	NoFile int
 }
 
 // startDaemon starts the daemon on a free loopback port with
@@ -334,6 +336,10 @@ func startDaemonWith(t testing.TB, opts daemonOptions, args ...string) *daemon {
 	argv = append(argv, args...)
 
 	d.cmd = exec.Command(bin, argv...)
+	if opts.NoFile > 0 {
+		script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, opts.NoFile)
+		d.cmd = exec.Command("sh", append([]string{"-c", script, bin}, argv...)...)
+	}
 	d.cmd.Dir = opts.Dir
 	d.cmd.Env = append(os.Environ(), opts.Env...)
 	stdout, stderr := d.log.writer("stdout"), d.log.writer("stderr")

@@ -76,6 +76,20 @@ Options:
                                  {"stream":"stdout"|"stderr","data":"..."}.
                                  Cannot be used with --binary. Default: false
 
+  --pty                          Run each process on a pseudo-terminal (its
+                                 stdin, stdout and stderr; it is a session
+                                 leader). Output goes to the client as binary
+                                 frames of raw bytes, client binary messages
+                                 are input, and a text message
+                                 {"type":"resize","cols":N,"rows":M} resizes
+                                 the terminal. Initial size from ?cols=&rows=
+                                 (default 80x24). Cannot be used with
+                                 --binary, --passstderr or --prefork.
+                                 With --devconsole, pages are a terminal.
+
+  --term=NAME                    TERM of processes run with --pty.
+                                 Default: xterm-256color
+
   --reverselookup={true,false}   Perform DNS reverse lookups on remote clients.
                                  Default: false
 
@@ -85,6 +99,15 @@ Options:
                                  options should not be specified.
 
   --staticdir=DIR                Serve static files in this directory over HTTP.
+                                 Never outside it (no "..", no symlinks out);
+                                 no directory listings and no dotfiles unless
+                                 asked for with the next two options.
+
+  --staticlist                   List the files of a directory that has no
+                                 index.html (under --staticdir). Default: false
+
+  --staticdotfiles               Serve files and directories whose name starts
+                                 with a dot (under --staticdir). Default: false
 
   --cgidir=DIR                   Serve CGI scripts in this directory over HTTP.
 
@@ -94,6 +117,14 @@ Options:
                                  rejecting requests that require executing
                                  another process (unlimited when 0 or negative).
                                  Default: 1024
+
+  --prefork=N                    Keep N children of COMMAND started and waiting
+                                 (single-command mode only), so a slow-starting
+                                 program serves a connection at once. Such a
+                                 child starts before its connection exists: it
+                                 sees WSPLEX_PREFORK=1 and gets its environment
+                                 as its first line of input, a JSON object.
+                                 Default: 0 (off)
 
   --maxframesize=BYTES           Largest message accepted from a client; a
                                  bigger one closes the connection with 1009.

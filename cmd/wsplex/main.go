@@ -14,9 +14,11 @@ import (
 	"syscall"
 
 	"github.com/wsplex/wsplex/engine"
+	"github.com/wsplex/wsplex/spawn"
 )
 
 func main() {
+	spawn.MaybeRunSpawner() // the spawner process is this binary with a hidden first argument
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -26,10 +28,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg, code := parseArgs(args, stdout, stderr)
 	if code != continueRun {
 		return code
-	}
-	if flag := notYetSupported(cfg); flag != "" {
-		fmt.Fprintf(stderr, "wsplex: %s is not supported yet\n", flag)
-		return exitInvalid
 	}
 
 	// The log goes to stdout. If stdout is a pipe whose reader went away,
