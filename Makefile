@@ -23,15 +23,20 @@ PORT        ?= 8080
 
 NODE_DIR     := cmd/wsplex/testdata/node
 NODE_STAMP   := $(NODE_DIR)/node_modules/.package-lock.json
+BROWSER_DIR   := cmd/wsplex/testdata/browser
+BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.package-lock.json
+TERM_DIR      := engine/term
+TERM_ASSETS   := $(TERM_DIR)/assets/xterm.js $(TERM_DIR)/assets/xterm.css $(TERM_DIR)/assets/addon-fit.js
 EXAMPLES_SRC := $(wildcard examples/c/*.c)
 EXAMPLES_BIN := $(patsubst examples/c/%.c,bin/examples/%,$(EXAMPLES_SRC))
 
 .DEFAULT_GOAL := build
-.PHONY: help build examples run test test-go test-race node-deps lint cross fuzz-smoke clean
+.PHONY: help build examples run test test-go test-race node-deps term-assets lint cross fuzz-smoke clean
 
 help:
 	@echo 'make build       build bin/wsplex and bin/wsbench'
 	@echo 'make examples    compile the C examples into bin/examples/'
+	@echo 'make term-assets fetch xterm.js (npm) for the --pty --devconsole terminal page'
 	@echo 'make run         build, then serve examples/bash/count.sh on port $(PORT)'
 	@echo 'make test        everything CI runs: go test, go test -race, lint, cross'
 	@echo 'make lint        gofmt, go vet, staticcheck'
@@ -55,7 +60,7 @@ run: build
 # The integration tests drive a ws (npm) client. Install it into the test data
 # directory from the lock file, again whenever the lock file changes. Without
 # npm the node-based tests skip, except under CI, where they fail.
-node-deps: $(NODE_STAMP)
+node-deps: $(NODE_STAMP) $(BROWSER_STAMP)
 
 $(NODE_STAMP): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
 	@if command -v $(NPM) >/dev/null 2>&1; then \
@@ -67,8 +72,37 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
 		echo "warning: npm not found: the node-client tests will be skipped" >&2; \
 	fi
 
+# The browser tests (dev console, dashboard) drive Debian's chromium with
+# playwright-core, installed the same way.
+$(BROWSER_STAMP): $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/package.json
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+		echo "$(NPM) ci --prefix $(BROWSER_DIR)"; \
+		$(NPM) ci --prefix $(BROWSER_DIR) --no-audit --no-fund; \
+	elif [ -n "$$CI" ]; then \
+		echo "npm is required under CI" >&2; exit 1; \
+	else \
+		echo "warning: npm not found: the browser tests will be skipped" >&2; \
+	fi
+
+# xterm.js for the --pty --devconsole terminal page (engine/term.go), pinned by
+# its lock file, copied where go:embed reads it; not committed. `make build`
+# embeds it when present; without it the page is a plain text terminal.
+term-assets: $(TERM_ASSETS)
+
+$(TERM_ASSETS) &: $(TERM_DIR)/package-lock.json $(TERM_DIR)/package.json
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+		echo "$(NPM) ci --prefix $(TERM_DIR)"; \
+		$(NPM) ci --prefix $(TERM_DIR) --no-audit --no-fund && \
+		cp $(TERM_DIR)/node_modules/@xterm/xterm/lib/xterm.js $(TERM_DIR)/node_modules/@xterm/xterm/css/xterm.css \
+			$(TERM_DIR)/node_modules/@xterm/addon-fit/lib/addon-fit.js $(TERM_DIR)/assets/; \
+	elif [ -n "$$CI" ]; then \
+		echo "npm is required under CI" >&2; exit 1; \
+	else \
+		echo "warning: npm not found: the --pty terminal page will be plain text" >&2; \
+	fi
+
 # Every step runs even if an earlier one failed, so one run reports everything.
-test: node-deps build examples
+test: node-deps term-assets build examples
 	@failed=; for step in test-go test-race lint cross; do \
 		echo "== make $$step"; \
 		$(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \

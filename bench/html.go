@@ -26,7 +26,6 @@ type point struct{ x, y float64 }
 type series struct {
 	name string
 	pts  []point
-	dash bool
 }
 
 // RenderHTML renders the report; intro is extra HTML (already escaped) put

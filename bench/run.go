@@ -73,7 +73,6 @@ type Run struct {
 	rateUnit     string
 	end          time.Time
 	sampler      *Sampler
-	sampleErr    error
 	progressStop chan struct{}
 	progressDone chan struct{}
 	// status is an optional extra for the progress line.

@@ -27,7 +27,7 @@ func readProc(pid int, withPSS bool) (ProcSample, error) {
 	if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
 		p.FDs = len(ents)
 	}
-	kids := children(pid)
+	kids := descendants(pid) // through wsplex's spawner process to the children it forks
 	p.Children = len(kids)
 	p.ChildrenPSS = -1
 	if withPSS {
@@ -86,6 +86,20 @@ func statusKB(path, key string) int64 {
 }
 
 // children lists pid's direct children from /proc/PID/task/*/children.
+// descendants lists pid's children, their children, and so on.
+func descendants(pid int) []int {
+	var out []int
+	for next := children(pid); len(next) > 0; {
+		out = append(out, next...)
+		var deeper []int
+		for _, k := range next {
+			deeper = append(deeper, children(k)...)
+		}
+		next = deeper
+	}
+	return out
+}
+
 func children(pid int) []int {
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 	var out []int
@@ -101,4 +115,16 @@ func children(pid int) []int {
 		}
 	}
 	return out
+}
+
+// joinCgroup moves what the daemon started before it was moved itself (wsplex's
+// spawner process, which forks the children) into its cgroup, so that the
+// children's memory is counted there too.
+func joinCgroup(dir string, pid int) {
+	if dir == "" {
+		return
+	}
+	for _, k := range descendants(pid) {
+		_ = os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(k)), 0o644)
+	}
 }

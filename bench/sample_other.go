@@ -7,3 +7,6 @@ import "errors"
 func readProc(pid int, withPSS bool) (ProcSample, error) {
 	return ProcSample{}, errors.New("server sampling reads /proc and works on Linux only")
 }
+
+// joinCgroup: cgroups are Linux-only.
+func joinCgroup(string, int) {}

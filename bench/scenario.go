@@ -140,12 +140,10 @@ func init() { register(func() Scenario { return &BinaryScenario{} }) }
 // The server must run in binary mode (websocketd --binary), where message
 // boundaries are not kept: the echo is checked as a byte stream.
 type BinaryScenario struct {
-	Sizes          string
-	Conns          int
-	Inflight       int
-	Drain          time.Duration
-	sizes          []int
-	perSizeSeconds time.Duration
+	Sizes    string
+	Conns    int
+	Inflight int
+	Drain    time.Duration
 }
 
 func (s *BinaryScenario) Name() string { return "binary" }

@@ -256,6 +256,7 @@ func (s *suite) start(spec *serverSpec, child []string, binary bool) (*daemon, e
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", d.port), time.Second)
 		if err == nil {
 			c.Close()
+			joinCgroup(d.cgroup, d.cmd.Process.Pid)
 			return d, nil
 		}
 		select {
@@ -489,7 +490,7 @@ func (s *suite) capacity(ctx context.Context, spec *serverSpec) {
 		fmt.Fprintf(s.log, "capacity   %-10s %6d held: rss %.1f MiB, fds %d, threads %d, children pss %.1f MiB, open rate %.0f/s\n",
 			spec.name, held, mib(p.RSS), p.FDs, p.Threads, mib(p.ChildrenPSS), r.extra["open_conn_per_s_at_"+tag])
 	}
-	if spec.metrics == false {
+	if !spec.metrics {
 		r.Note("goroutines n/a: websocketd has no metrics endpoint; see its thread count")
 	}
 	if spec.standIn {
@@ -667,9 +668,7 @@ func (s *suite) write(stdout io.Writer, took time.Duration) error {
 		figs := resultFigures(g[0])
 		seen := map[string]bool{}
 		for _, r := range g[1:] {
-			for _, f := range resultFigures(r) {
-				figs = append(figs, f)
-			}
+			figs = append(figs, resultFigures(r)...)
 		}
 		for _, f := range figs {
 			if seen[f.name] {
