@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,10 +109,11 @@ func runSuite(ctx context.Context, c *suiteConfig, stdout, stderr io.Writer) err
 	}
 	d := c.dur
 	type job struct {
-		sc     func() Scenario
-		child  string
-		binary bool
-		dur    time.Duration
+		sc      func() Scenario
+		child   string
+		binary  bool
+		dur     time.Duration
+		prefork int // wsplex runs with --prefork=N (websocketd has no such thing)
 	}
 	var jobs []job
 	for _, ch := range strings.Split(c.childrenSet, ",") {
@@ -118,31 +121,39 @@ func runSuite(ctx context.Context, c *suiteConfig, stdout, stderr io.Writer) err
 			continue
 		}
 		jobs = append(jobs,
-			job{func() Scenario { return &LatencyScenario{Conns: 1, Rate: 1000, Size: 64, Drain: 3 * time.Second} }, ch, false, d},
-			job{func() Scenario { return &ThroughputScenario{Conns: 10, Inflight: 16, Size: 64, Drain: 3 * time.Second} }, ch, false, d})
+			job{func() Scenario { return &LatencyScenario{Conns: 1, Rate: 1000, Size: 64, Drain: 3 * time.Second} }, ch, false, d, 0},
+			job{func() Scenario { return &ThroughputScenario{Conns: 10, Inflight: 16, Size: 64, Drain: 3 * time.Second} }, ch, false, d, 0})
 	}
 	storm := 1000
 	if c.quick {
 		storm = 300
 	}
 	jobs = append(jobs,
-		job{func() Scenario { return &LatencyScenario{Conns: 100, Rate: 2000, Size: 64, Drain: 3 * time.Second} }, "cat", false, d},
-		job{func() Scenario { return &StormScenario{Conns: storm, Concurrency: 100, Size: 32, Keep: true} }, "cat", false, 0},
-		job{func() Scenario { return &ChurnScenario{Concurrency: 1, Size: 32} }, "cat", false, d},
+		job{func() Scenario { return &LatencyScenario{Conns: 100, Rate: 2000, Size: 64, Drain: 3 * time.Second} }, "cat", false, d, 0},
+		job{func() Scenario { return &StormScenario{Conns: storm, Concurrency: 100, Size: 32, Keep: true} }, "cat", false, 0, 0},
+		job{func() Scenario { return &ChurnScenario{Concurrency: 1, Size: 32} }, "cat", false, d, 0},
 		job{func() Scenario {
 			return &BinaryScenario{Sizes: "16,1024,65536", Conns: 1, Inflight: 4, Drain: 3 * time.Second}
-		}, "cat", true, d},
+		}, "cat", true, d, 0},
 		job{func() Scenario {
 			return &SlowScenario{Conns: 1, Size: 16 << 10, Stall: time.Second, RcvBuf: 64 << 10}
-		}, "cat", false, 2 * d},
+		}, "cat", false, 2 * d, 0},
 	)
+	if _, ok := s.children["python"]; ok {
+		// Connect-to-first-message with a slow-starting child: a burst of
+		// preforkBurst connections, without and with --prefork (first_echo).
+		burst := func() Scenario {
+			return &StormScenario{Conns: preforkBurst, Concurrency: preforkBurst, Size: 32, Keep: true}
+		}
+		jobs = append(jobs, job{burst, "python", false, 0, 0}, job{burst, "python", false, 0, preforkBurst})
+	}
 	for rep := 1; rep <= c.reps; rep++ {
 		for _, j := range jobs {
 			for i := range s.servers {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				s.runOne(ctx, &s.servers[i], j.sc(), j.child, j.binary, j.dur, rep)
+				s.runOne(ctx, &s.servers[i], j.sc(), j.child, j.binary, j.dur, rep, j.prefork)
 			}
 		}
 	}
@@ -193,8 +204,15 @@ int main(void) {
 		s.note("no C echo child: gcc failed: %s", strings.TrimSpace(string(out2)))
 	}
 	py := filepath.Join(dir, "echo.py")
-	os.WriteFile(py, []byte("import sys\nfor line in sys.stdin:\n    sys.stdout.write(line)\n    sys.stdout.flush()\n"), 0o644)
+	// Under --prefork the connection's environment arrives first, as one JSON
+	// line (README, --prefork): a preforked child reads it before echoing.
+	os.WriteFile(py, []byte("import os, sys\nif os.environ.get('WSPLEX_PREFORK'):\n    sys.stdin.readline()\nfor line in sys.stdin:\n    sys.stdout.write(line)\n    sys.stdout.flush()\n"), 0o644)
 	if p, err := exec.LookPath("python3"); err == nil {
+		// Run the interpreter itself, not a version-manager shim (pyenv's
+		// is a shell script that costs more than Python's own start-up).
+		if out, err := exec.Command(p, "-c", "import sys; print(sys.executable)").Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
+			p = string(bytes.TrimSpace(out))
+		}
 		s.children["python"] = []string{p, "-u", py}
 	} else {
 		s.note("no python3: the Python child is skipped")
@@ -221,7 +239,34 @@ func freePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func (s *suite) start(spec *serverSpec, child []string, binary bool) (*daemon, error) {
+// waitPool waits (bounded) until the --prefork pool is full and its children
+// have finished starting: at least prefork descendants of the daemon sleep
+// reading a pipe (their stdin). Measuring before that would time the
+// children's own start-up, which is what --prefork takes off the connection.
+func waitPool(pid, prefork int) {
+	if runtime.GOOS != "linux" {
+		return
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		waiting := 0
+		for _, p := range descendants(pid) {
+			if w, err := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", p)); err == nil && strings.Contains(string(w), "pipe_read") {
+				waiting++
+			}
+		}
+		if waiting >= prefork {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// preforkBurst is the size of the connection burst of the --prefork
+// comparison, and the number of children wsplex keeps waiting for it.
+const preforkBurst = 8
+
+func (s *suite) start(spec *serverSpec, child []string, binary bool, extra ...string) (*daemon, error) {
 	d := &daemon{spec: *spec, port: freePort(), exited: make(chan struct{})}
 	// --maxforks=0 on both: websocketd v0.4.1 is unlimited by default,
 	// wsplex (like websocketd's main branch) stops at 1024, and the
@@ -234,6 +279,7 @@ func (s *suite) start(spec *serverSpec, child []string, binary bool) (*daemon, e
 		d.metrics = freePort()
 		args = append(args, fmt.Sprintf("--metrics=127.0.0.1:%d", d.metrics))
 	}
+	args = append(args, extra...)
 	args = append(args, child...)
 	s.n++
 	lf, err := os.Create(filepath.Join(s.c.out, "raw", fmt.Sprintf("%03d-%s.log", s.n, spec.name)))
@@ -325,13 +371,20 @@ func (s *suite) record(r *Result) {
 	}
 }
 
-func (s *suite) runOne(ctx context.Context, spec *serverSpec, sc Scenario, child string, binary bool, dur time.Duration, rep int) {
-	d, err := s.start(spec, s.children[child], binary)
+func (s *suite) runOne(ctx context.Context, spec *serverSpec, sc Scenario, child string, binary bool, dur time.Duration, rep, prefork int) {
+	var extra []string
+	if prefork > 0 && spec.metrics && !spec.standIn {
+		extra = append(extra, fmt.Sprintf("--prefork=%d", prefork))
+	}
+	d, err := s.start(spec, s.children[child], binary, extra...)
 	if err != nil {
 		s.note("%s %s: %v", sc.Name(), spec.name, err)
 		return
 	}
 	defer d.stop()
+	if len(extra) > 0 {
+		waitPool(d.cmd.Process.Pid, prefork)
+	}
 	tg, _ := ParseTarget(d.url(), false)
 	o := &Options{Target: tg, Duration: dur, HandshakeTimeout: 10 * time.Second, ServerPID: d.cmd.Process.Pid,
 		SampleInterval: 500 * time.Millisecond, Label: spec.name}
@@ -346,6 +399,12 @@ func (s *suite) runOne(ctx context.Context, spec *serverSpec, sc Scenario, child
 	}
 	res.Params["child"] = child
 	res.Params["rep"] = rep
+	if prefork > 0 {
+		res.Params["prefork"] = prefork
+		if len(extra) == 0 {
+			res.Notes = append(res.Notes, "no --prefork: websocketd has none")
+		}
+	}
 	if spec.standIn {
 		res.Notes = append(res.Notes, "websocketd standing in for wsplex")
 	}
