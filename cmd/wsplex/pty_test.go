@@ -367,41 +367,7 @@ func TestPTYScaleGoroutinesFlat(t *testing.T) {
 	g0 := m.scrape(t)["go_goroutines"]
 	fd0 := procFDCount(t, pid)
 
-	clients := make([]*wsClient, n)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				cl, err := dialWSWith(t, d.url("/"), wsDialOptions{})
-				if err == nil {
-					clients[i] = cl
-					err = ptyEchoOnce(cl, fmt.Sprintf("conn %d", i))
-				}
-				if err != nil {
-					errs <- fmt.Errorf("connection %d: %w", i, err)
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	failed := 0
-	for err := range errs {
-		if failed++; failed <= 5 {
-			t.Error(err)
-		}
-	}
-	if failed > 0 {
-		t.Fatalf("%d of %d connections failed", failed, n)
-	}
+	clients := openEchoing(t, d, n, ptyEchoOnce)
 	full := m.scrape(t)
 	g1, fd1 := full["go_goroutines"], procFDCount(t, pid)
 	t.Logf("goroutines: %v at 0 terminals, %v at %d; fds: %d at 0, %d at %d", g0, g1, n, fd0, fd1, n)

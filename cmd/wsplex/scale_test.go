@@ -52,41 +52,7 @@ func TestScaleGoroutinesFlat(t *testing.T) {
 	hfd0 := helperFDs(t, d)
 
 	start := time.Now()
-	clients := make([]*wsClient, n)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				cl, err := dialWSWith(t, d.url("/"), wsDialOptions{})
-				if err == nil {
-					clients[i] = cl
-					err = echoOnce(cl, fmt.Sprintf("conn %d", i))
-				}
-				if err != nil {
-					errs <- fmt.Errorf("connection %d: %w", i, err)
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	failed := 0
-	for err := range errs {
-		if failed++; failed <= 5 {
-			t.Error(err)
-		}
-	}
-	if failed > 0 {
-		t.Fatalf("%d of %d connections failed", failed, n)
-	}
+	clients := openEchoing(t, d, n, echoOnce)
 	t.Logf("%d connections opened and echoed in %v", n, time.Since(start).Round(time.Millisecond))
 
 	full := m.scrape(t)
@@ -738,4 +704,46 @@ func procWChan(pid int) string {
 		return ""
 	}
 	return string(b)
+}
+
+// openEchoing opens n connections to d, eight at a time, and checks each
+// with one echo; it fails the test if any connection fails.
+func openEchoing(t *testing.T, d *daemon, n int, echo func(*wsClient, string) error) []*wsClient {
+	t.Helper()
+	clients := make([]*wsClient, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				cl, err := dialWSWith(t, d.url("/"), wsDialOptions{})
+				if err == nil {
+					clients[i] = cl
+					err = echo(cl, fmt.Sprintf("conn %d", i))
+				}
+				if err != nil {
+					errs <- fmt.Errorf("connection %d: %w", i, err)
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if failed++; failed <= 5 {
+			t.Error(err)
+		}
+	}
+	if failed > 0 {
+		t.Fatalf("%d of %d connections failed", failed, n)
+	}
+	return clients
 }
