@@ -95,21 +95,7 @@ type browserResult struct {
 // the installed playwright-core.
 func runBrowser(t *testing.T, mode, url, name string) browserResult {
 	t.Helper()
-	chromium := "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); err != nil {
-		skipOrFail(t, "chromium not installed (apt-get install chromium): %v", err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skipOrFail(t, "node not found: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(browserDir, "node_modules", "playwright-core", "package.json")); err != nil {
-		skipOrFail(t, "playwright-core not installed (make node-deps): %v", err)
-	}
-	artifacts := filepath.Join(repoRoot, "artifacts")
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	node, chromium, artifacts := browserTools(t)
 	shot := filepath.Join(artifacts, name+".png")
 	cmd := exec.Command(node, filepath.Join(browserDir, "drive.mjs"), mode, url, shot)
 	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
@@ -121,6 +107,7 @@ func runBrowser(t *testing.T, mode, url, name string) browserResult {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	var err error
 	select {
 	case err = <-done:
 	case <-time.After(60 * time.Second):
@@ -185,4 +172,27 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	d.waitLog(t, "| STATIC", waitTimeout)
 	d.waitLog(t, "CONNECT", waitTimeout)
+}
+
+// browserTools finds what the browser tests drive: node, Debian's chromium
+// and the installed playwright-core; it skips (fails under CI) without them
+// and returns the artifacts directory for screenshots.
+func browserTools(t *testing.T) (node, chromium, artifacts string) {
+	t.Helper()
+	chromium = "/usr/bin/chromium"
+	if _, err := os.Stat(chromium); err != nil {
+		skipOrFail(t, "chromium not installed (apt-get install chromium): %v", err)
+	}
+	var err error
+	if node, err = exec.LookPath("node"); err != nil {
+		skipOrFail(t, "node not found: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(browserDir, "node_modules", "playwright-core", "package.json")); err != nil {
+		skipOrFail(t, "playwright-core not installed (make node-deps): %v", err)
+	}
+	artifacts = filepath.Join(repoRoot, "artifacts")
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return node, chromium, artifacts
 }

@@ -179,14 +179,7 @@ func exampleBin(t testing.TB, name string) string {
 			examplesBuildErr = err
 			return
 		}
-		srcs, _ := filepath.Glob(filepath.Join(repoRoot, "examples", "c", "*.c"))
-		for _, src := range srcs {
-			out := filepath.Join(examplesBinDir, strings.TrimSuffix(filepath.Base(src), ".c"))
-			if msg, err := exec.Command("gcc", "-O2", "-std=c11", "-o", out, src).CombinedOutput(); err != nil {
-				examplesBuildErr = fmt.Errorf("gcc %s: %v\n%s", src, err, msg)
-				return
-			}
-		}
+		examplesBuildErr = compileC(filepath.Join(repoRoot, "examples", "c"), examplesBinDir)
 	})
 	if examplesBuildErr != nil {
 		skipOrFail(t, "C examples not built: %v", examplesBuildErr)
@@ -1139,4 +1132,17 @@ func TestHarnessDaemonLifecycle(t *testing.T) {
 	if r := runDaemon(t); r.ExitCode != 1 || r.Stdout+r.Stderr == "" {
 		t.Errorf("no arguments: exit %d, stdout %q, stderr %q; want exit 1 and a message", r.ExitCode, r.Stdout, r.Stderr)
 	}
+}
+
+// compileC builds every srcDir/*.c into outDir (gcc, C11), named without
+// the extension.
+func compileC(srcDir, outDir string) error {
+	srcs, _ := filepath.Glob(filepath.Join(srcDir, "*.c"))
+	for _, src := range srcs {
+		out := filepath.Join(outDir, strings.TrimSuffix(filepath.Base(src), ".c"))
+		if msg, err := exec.Command("gcc", "-O2", "-std=c11", "-o", out, src).CombinedOutput(); err != nil {
+			return fmt.Errorf("gcc %s: %v\n%s", src, err, msg)
+		}
+	}
+	return nil
 }

@@ -56,21 +56,7 @@ type termResult struct {
 // artifacts/NAME.png; it skips (fails under CI) as runBrowser does.
 func runTermBrowser(t *testing.T, url, name string) termResult {
 	t.Helper()
-	chromium := "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); err != nil {
-		skipOrFail(t, "chromium not installed (apt-get install chromium): %v", err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skipOrFail(t, "node not found: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(browserDir, "node_modules", "playwright-core", "package.json")); err != nil {
-		skipOrFail(t, "playwright-core not installed (make node-deps): %v", err)
-	}
-	artifacts := filepath.Join(repoRoot, "artifacts")
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	node, chromium, artifacts := browserTools(t)
 	cmd := exec.Command(node, filepath.Join(browserDir, "term.mjs"), url, filepath.Join(artifacts, name+".png"))
 	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
 	var stdout, stderr bytes.Buffer
@@ -81,6 +67,7 @@ func runTermBrowser(t *testing.T, url, name string) termResult {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	var err error
 	select {
 	case err = <-done:
 	case <-time.After(90 * time.Second):

@@ -276,14 +276,7 @@ func progBin(t testing.TB, name string) string {
 		if progsBuildErr = os.MkdirAll(progsDir, 0o755); progsBuildErr != nil {
 			return
 		}
-		srcs, _ := filepath.Glob(filepath.Join("testdata", "progs", "*.c"))
-		for _, src := range srcs {
-			out := filepath.Join(progsDir, strings.TrimSuffix(filepath.Base(src), ".c"))
-			if msg, err := exec.Command("gcc", "-O2", "-std=c11", "-o", out, src).CombinedOutput(); err != nil {
-				progsBuildErr = fmt.Errorf("gcc %s: %v\n%s", src, err, msg)
-				return
-			}
-		}
+		progsBuildErr = compileC(filepath.Join("testdata", "progs"), progsDir)
 	})
 	if progsBuildErr != nil {
 		skipOrFail(t, "test programs not built: %v", progsBuildErr)
