@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"sync"
 	"syscall"
 	"time"
@@ -65,8 +66,9 @@ type pend struct {
 }
 
 func newRemote(pollers []*poller) (remote, error) {
-	// Children of a spawner that dies are reparented to the nearest
-	// subreaper: the daemon, which then watches and reaps them itself.
+	// Children of a spawner that dies, and whatever any child leaves
+	// behind, are reparented to the nearest subreaper: the daemon, which
+	// then watches and reaps them itself.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, fmt.Errorf("spawn: subreaper: %w", err)
 	}
@@ -81,7 +83,28 @@ func newRemote(pollers []*poller) (remote, error) {
 	}
 	close(c.ready)
 	go c.supervise(l)
+	go c.reapOrphans()
 	return c, nil
+}
+
+// reapOrphans sweeps at each SIGCHLD. What a child leaves behind when it
+// exits (a background job, a daemonized server) is reparented to the
+// daemon, the nearest subreaper; the daemon hears of such an orphan only
+// when it exits in turn, by SIGCHLD, and the sweep then adopts and reaps
+// it. The daemon's own children are few (the spawner, CGI scripts, PTY
+// children, orphans), so a sweep is cheap.
+func (c *client) reapOrphans() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGCHLD)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case <-sigs:
+			c.sweep()
+		case <-c.stop:
+			return
+		}
+	}
 }
 
 // launch re-executes this binary as the spawner, with only /dev/null, the

@@ -20,14 +20,18 @@
 //
 // Where the children come from. On Linux, when the binary's main calls
 // MaybeRunSpawner, New starts the spawner process: this binary re-executed
-// with SpawnerArg, holding a handful of fds (server_linux.go). Start sends it
-// a request over a SOCK_SEQPACKET socket and gets back the pid and the
-// parent's ends of the pipes (SCM_RIGHTS); exits come back as messages
-// (client_linux.go). Forking from a process with five fds instead of the
-// daemon's thousands keeps a start's cost and every child's fd table
-// independent of the number of connections. If the spawner dies its
-// children pass to the daemon, a child subreaper, which watches and reaps
-// them with pidfds (orphans_linux.go), and a new spawner is started.
+// with SpawnerArg (server_linux.go), which owns the children, and its
+// forker, re-executed with ForkerArg (forker_linux.go), which clones them
+// for it. Start sends a request over a SOCK_SEQPACKET socket and gets back
+// the pid and the parent's ends of the pipes (SCM_RIGHTS); exits come back
+// as messages (client_linux.go). Two costs that would otherwise grow with
+// the number of connections stay flat: a fork copies the forking process's
+// fd table, and the forker's holds five fds, not the daemon's thousands;
+// wait4(-1) walks every child, and the spawner never calls it, but reaps
+// each child by pid when its pidfd becomes readable. If the spawner dies
+// its children pass to the daemon, a child subreaper, which watches and
+// reaps them with pidfds (orphans_linux.go), and a new spawner is started;
+// the daemon also reaps the orphans any child leaves behind.
 // Elsewhere, or with Options.Direct, Start forks from the daemon itself
 // (fork_linux.go, fork_bsd.go). Pool (--prefork) keeps children waiting.
 //

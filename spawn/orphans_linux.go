@@ -74,8 +74,9 @@ func (c *client) bury(l *link) {
 // sweep adopts every child of the daemon that is an orphan: not in the
 // daemon's own process group (connection children have their own group;
 // anything the daemon runs itself, such as the spawner or a CGI script,
-// stays in the daemon's). It runs after a spawner died and after each
-// adopted orphan exits, since that orphan's own children come to us then.
+// stays in the daemon's). It runs after a spawner died, after each adopted
+// orphan exits (its own children come to us then), and at each SIGCHLD
+// (reapOrphans).
 func (c *client) sweep() {
 	for _, pid := range ownChildren() {
 		c.mu.Lock()

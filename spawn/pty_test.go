@@ -72,9 +72,7 @@ func TestPTYSessionAndSize(t *testing.T) {
 	if st := reapAll(t, n, p); st.ExitStatus() != 0 {
 		t.Errorf("exit status %v", st)
 	}
-	if after := countFDs(t); after != before {
-		t.Errorf("fds: %d before, %d after", before, after)
-	}
+	expectFDs(t, before, "after the session")
 }
 
 // TestPTYHangup: SIGHUP reaches the session; the exit is reaped.

@@ -13,3 +13,6 @@ func runSpawner() int {
 	fmt.Fprintln(os.Stderr, "wsplex: the spawner process is not supported on this system")
 	return 1
 }
+
+// runForker: see runSpawner.
+func runForker() int { return runSpawner() }

@@ -2,8 +2,10 @@ package spawn
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +77,34 @@ func TestConcurrentStarts(t *testing.T) {
 // reported with the right status, what they leave behind is reaped, a new
 // spawner serves new starts, and no zombie remains.
 func TestSpawnerKilled(t *testing.T) {
+	testKilled(t, func(t *testing.T, c *client) int { return c.spawnerPid() })
+}
+
+// TestForkerKilled: the same when the forker dies; the spawner then exits
+// so that the daemon adopts the children and starts a new pair.
+func TestForkerKilled(t *testing.T) {
+	testKilled(t, func(t *testing.T, c *client) int { return forkerPid(t, c.spawnerPid()) })
+}
+
+// forkerPid finds the forker among the spawner's children.
+func forkerPid(t *testing.T, spawner int) int {
+	t.Helper()
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(spawner) + "/task/*/children")
+	for _, task := range tasks {
+		b, _ := os.ReadFile(task)
+		for _, f := range strings.Fields(string(b)) {
+			cmd, _ := os.ReadFile("/proc/" + f + "/cmdline")
+			if strings.Contains(string(cmd), ForkerArg) {
+				pid, _ := strconv.Atoi(f)
+				return pid
+			}
+		}
+	}
+	t.Fatalf("spawner %d has no forker child", spawner)
+	return 0
+}
+
+func testKilled(t *testing.T, victim func(*testing.T, *client) int) {
 	s := newSpawner(t)
 	c := remoteOf(t, s)
 	cat, sh := lookPath(t, "cat"), lookPath(t, "sh")
@@ -112,7 +142,7 @@ func TestSpawnerKilled(t *testing.T) {
 
 	old := c.spawnerPid()
 	restarted := c.nextRestart()
-	if err := unix.Kill(old, unix.SIGKILL); err != nil {
+	if err := unix.Kill(victim(t, c), unix.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -289,4 +319,86 @@ func TestChildFDTableSmall(t *testing.T) {
 			t.Logf("direct child FDSize %d: smaller than expected", size)
 		}
 	}
+}
+
+// TestOrphanReaped: a child exits and leaves a background job holding its
+// stdin; when that job exits too, the daemon (the subreaper) reaps it.
+func TestOrphanReaped(t *testing.T) {
+	s := newSpawner(t)
+	c := remoteOf(t, s)
+	n := make(chanNotifier, 16)
+	p, err := s.Start(Spec{Path: lookPath(t, "sh"), Args: []string{"sh", "-c", "cat <&0 >/dev/null 2>&1 & echo $!"}, Env: []string{"PATH=" + os.Getenv("PATH")}}, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	buf := make([]byte, 64)
+	await(t, n, p, "background pid", func(uint32) bool {
+		k, _ := p.ReadStdout(buf)
+		out.Write(buf[:k])
+		return strings.Contains(out.String(), "\n")
+	})
+	orphan, err := strconv.Atoi(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := reapAll(t, n, p); st.ExitStatus() != 0 {
+		t.Fatalf("status %v", st)
+	}
+	if ppid := parentOf(t, orphan); ppid != os.Getpid() {
+		t.Fatalf("orphan %d has parent %d, want the daemon %d", orphan, ppid, os.Getpid())
+	}
+	p.CloseStdin() // the orphan's cat sees end of input and exits
+	awaitNoOrphans(t, c, orphan)
+}
+
+// TestFailedStartLeavesNoZombie: a start whose exec fails leaves a zombie
+// with no pidfd in the spawner; the spawner's fallback reaps it.
+func TestFailedStartLeavesNoZombie(t *testing.T) {
+	s := newSpawner(t)
+	c := remoteOf(t, s)
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "prog")
+	if err := os.WriteFile(notExec, []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := s.Start(Spec{Path: notExec, Args: []string{"prog"}}, make(chanNotifier, 1)); !errors.Is(err, unix.EACCES) {
+			t.Fatalf("err = %v, want EACCES", err)
+		}
+	}
+	sp := c.spawnerPid()
+	fk := forkerPid(t, sp)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var left []string
+		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(sp) + "/task/*/children")
+		for _, task := range tasks {
+			b, _ := os.ReadFile(task)
+			for _, f := range strings.Fields(string(b)) {
+				if f != strconv.Itoa(fk) {
+					left = append(left, f)
+				}
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("spawner %d still has children %v after failed starts", sp, left)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the outcome, not ordering events
+	}
+}
+
+// parentOf reads a process's parent pid from /proc/PID/stat.
+func parentOf(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }

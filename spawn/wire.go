@@ -14,8 +14,11 @@ import (
 //	spawner -> daemon  msgStarted id u64, pid i32, errno i32; SCM_RIGHTS stdin(w), stdout(r), stderr(r) when errno == 0
 //	spawner -> daemon  msgExit    pid i32, wait status u32
 //
-// The spawner forks and replies under the same lock its reaper takes, so a
-// child's msgExit always follows its msgStarted on the socket.
+// Between the spawner and its forker the same msgStart goes down unchanged
+// and msgStarted comes back with a fourth right, the child's pidfd. The
+// spawner replies to the daemon and only then watches the pidfd, under the
+// lock its reaper takes, so a child's msgExit always follows its msgStarted
+// on the socket.
 const (
 	msgStart   = 1
 	msgStarted = 2

@@ -16,16 +16,27 @@ import (
 	"github.com/gobwas/ws"
 )
 
-const spawnerArg = "__wsplex-spawner" // spawn.SpawnerArg
+const (
+	spawnerArg = "__wsplex-spawner" // spawn.SpawnerArg
+	forkerArg  = "__wsplex-forker"  // spawn.ForkerArg
+)
 
 // isSpawner reports whether pid is a wsplex spawner process.
-func isSpawner(pid int) bool {
+func isSpawner(pid int) bool { return hiddenArg(pid) == spawnerArg }
+
+// isForker reports whether pid is a spawner's forker process.
+func isForker(pid int) bool { return hiddenArg(pid) == forkerArg }
+
+func hiddenArg(pid int) string {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	if err != nil {
-		return false
+		return ""
 	}
 	args := bytes.Split(b, []byte{0})
-	return len(args) > 1 && string(args[1]) == spawnerArg
+	if len(args) < 2 {
+		return ""
+	}
+	return string(args[1])
 }
 
 // spawnerOf waits until the daemon has a live spawner other than not, and
@@ -47,6 +58,24 @@ func spawnerOf(t *testing.T, daemon, not int) int {
 }
 
 func TestSpawnerKilledWhileLive(t *testing.T) {
+	testKilledWhileLive(t, func(t *testing.T, spawner int) int { return spawner })
+}
+
+// TestForkerKilledWhileLive: the forker (the spawner's helper) is killed;
+// the spawner then exits, and the daemon recovers as above.
+func TestForkerKilledWhileLive(t *testing.T) {
+	testKilledWhileLive(t, func(t *testing.T, spawner int) int {
+		for _, st := range procDescendants(t, spawner) {
+			if st.PPid == spawner && isForker(st.Pid) {
+				return st.Pid
+			}
+		}
+		t.Fatalf("spawner %d has no forker", spawner)
+		return 0
+	})
+}
+
+func testKilledWhileLive(t *testing.T, victim func(t *testing.T, spawner int) int) {
 	skipUnlessWsplex(t, "the spawner process is wsplex's")
 	if runtime.GOOS != "linux" {
 		t.Skip("the spawner process is Linux-only")
@@ -63,7 +92,7 @@ func TestSpawnerKilledWhileLive(t *testing.T) {
 	if kids := rawChildren(t, old); len(kids) != 3 {
 		t.Fatalf("spawner %d has %d children, want the 3 cats", old, len(kids))
 	}
-	if err := syscallKill(old); err != nil {
+	if err := syscallKill(victim(t, old)); err != nil {
 		t.Fatal(err)
 	}
 	fresh := spawnerOf(t, d.pid(), old)
@@ -100,24 +129,26 @@ func TestSpawnerKilledWhileLive(t *testing.T) {
 }
 
 // spawnerChild reports whether st counts as a child of the daemon ppid:
-// its own children except the spawner, and the spawner's children.
+// its own children except the spawner, and the spawner's children except
+// its forker.
 func spawnerChild(st procStat, ppid int) bool {
 	if st.PPid == ppid {
 		return st.State == 'Z' || !isSpawner(st.Pid)
 	}
-	if isSpawner(st.PPid) {
+	if isSpawner(st.PPid) && (st.State == 'Z' || !isForker(st.Pid)) {
 		p, err := readProcStat(st.PPid)
 		return err == nil && p.PPid == ppid
 	}
 	return false
 }
 
-// rawChildren lists ppid's children without looking through the spawner.
+// rawChildren lists ppid's children without looking through the spawner
+// (a spawner's forker, its helper, is left out).
 func rawChildren(t testing.TB, ppid int) []procStat {
 	t.Helper()
 	var out []procStat
 	for _, st := range procDescendants(t, ppid) {
-		if st.PPid == ppid {
+		if st.PPid == ppid && (st.State == 'Z' || !isForker(st.Pid)) {
 			out = append(out, st)
 		}
 	}
