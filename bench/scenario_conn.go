@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -207,6 +209,11 @@ type HoldScenario struct {
 	// if Release is nil). The suite uses this to measure while holding.
 	Held    func(open int64)
 	Release <-chan struct{}
+	// Announce (--announce) prints "held N" on stdout once the connections
+	// are open, for a parent process (the suite's capacity holders) that
+	// waits for it; the hold then lasts until stdin ends (the parent closed
+	// it, or died), SIGTERM or --duration.
+	Announce bool
 }
 
 func (s *HoldScenario) Name() string { return "hold" }
@@ -217,6 +224,7 @@ func (s *HoldScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.Conns, "conns", 1000, "connections to hold")
 	fs.IntVar(&s.Concurrency, "concurrency", 100, "connections being set up at once")
 	fs.BoolVar(&s.Check, "check", true, "after holding, send one echo on every connection")
+	fs.BoolVar(&s.Announce, "announce", false, `print "held N" on stdout once the connections are open`)
 }
 func (s *HoldScenario) Split(i, n int) {
 	s.Conns = share(s.Conns, n, i)
@@ -276,12 +284,25 @@ func (s *HoldScenario) Run(ctx context.Context, o *Options) (*Result, error) {
 	if s.Held != nil {
 		s.Held(r.Live())
 	}
-	if s.Release != nil {
+	switch {
+	case s.Announce:
+		fmt.Printf("held %d\n", r.Live())
+		eof := make(chan struct{})
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			close(eof)
+		}()
+		select {
+		case <-eof:
+		case <-ctx.Done():
+		case <-time.After(o.Duration):
+		}
+	case s.Release != nil:
 		select {
 		case <-s.Release:
 		case <-ctx.Done():
 		}
-	} else {
+	default:
 		select {
 		case <-time.After(o.Duration):
 		case <-ctx.Done():

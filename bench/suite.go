@@ -18,7 +18,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -63,7 +62,13 @@ func suiteMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return ExitUsage
 	}
 	if c.quick {
+		levels := c.levels
 		c.reps, c.dur, c.childrenSet, c.levels = 1, 2*time.Second, "cat", "0,1000"
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "levels" {
+				c.levels = levels // given explicitly: kept
+			}
+		})
 	}
 	if c.out == "" {
 		c.out = filepath.Join("bench", "results", time.Now().Format("20060102-150405"))
@@ -451,9 +456,10 @@ func goroutines(d *daemon) float64 {
 }
 
 // capacity measures the cost of idle connections and the open rate while
-// many are held: connections are opened in steps to each level, the daemon
-// is measured (RSS, fds, threads, goroutines, children's PSS, cgroup memory),
-// then a storm of 200 more measures the open rate at that level.
+// many are held: connections are opened in steps to each level (by holder
+// processes), the daemon is measured (RSS, fds, threads, goroutines,
+// children's PSS, cgroup memory), then storms of 200 more from this process
+// measure the open rate at that level.
 func (s *suite) capacity(ctx context.Context, spec *serverSpec) {
 	d, err := s.start(spec, s.children["cat"], false)
 	if err != nil {
@@ -469,10 +475,16 @@ func (s *suite) capacity(ctx context.Context, spec *serverSpec) {
 		s.note("capacity: %v", err)
 		return
 	}
-	r.Latency("handshake")
 	const stormN = 200
 	const openProbes = 5
-	var echoes = new(atomicInt)
+	// The held connections are opened from holder processes (holder.go),
+	// the probes from this one.
+	var holders []*holder
+	defer func() {
+		for _, h := range holders {
+			h.stop()
+		}
+	}()
 	held := 0
 	var p0 ProcSample
 	var baseCg int64
@@ -495,12 +507,16 @@ func (s *suite) capacity(ctx context.Context, spec *serverSpec) {
 		}
 		if target > held {
 			t0 := time.Now()
-			r.openAll(ctx, target-held, 100, func(b base) Handler { return &holdConn{base: b, echoes: &echoes.Int64} })
-			rate := float64(r.Opened.Load()-int64(held)) / time.Since(t0).Seconds()
-			held = int(r.Live())
-			r.SetExtra(fmt.Sprintf("ramp_conn_per_s_to_%s", lv), rate)
+			h, k, err := startHolder(ctx, d.url(), target-held)
+			if err != nil {
+				s.note("capacity %s: %v", spec.name, err)
+				break
+			}
+			holders = append(holders, h)
+			held += k
+			r.SetExtra(fmt.Sprintf("ramp_conn_per_s_to_%s", lv), float64(k)/time.Since(t0).Seconds())
 			if held < target {
-				s.note("capacity %s: only %d of %d connections opened (%v)", spec.name, held, target, r.FirstError())
+				s.note("capacity %s: only %d of %d connections opened", spec.name, held, target)
 			}
 		}
 		// Let the daemon settle (children start, lazy allocations land).
@@ -574,14 +590,11 @@ func (s *suite) capacity(ctx context.Context, spec *serverSpec) {
 	if d.cgroup == "" {
 		r.Note("cgroup memory is that of the cgroup the daemon shares with the bench (a sub-cgroup could not be made), so it includes wsbench's own growth")
 	}
-	r.CloseAll(false, 10*time.Second)
 	res := r.Finish()
 	res.Msgs = MsgCounts{}
 	res.finishOK()
 	s.record(res)
 }
-
-type atomicInt struct{ Int64 atomic.Int64 }
 
 // cgroupMemory reads the memory charged to the daemon's cgroup (v2
 // memory.current or v1 memory.usage_in_bytes).
