@@ -22,13 +22,14 @@
 // MaybeRunSpawner, New starts the spawner process: this binary re-executed
 // with SpawnerArg (server_linux.go), which owns the children, and its
 // forker, re-executed with ForkerArg (forker_linux.go), which clones them
-// for it. Start sends a request over a SOCK_SEQPACKET socket and gets back
-// the pid and the parent's ends of the pipes (SCM_RIGHTS); exits come back
-// as messages (client_linux.go). Two costs that would otherwise grow with
-// the number of connections stay flat: a fork copies the forking process's
-// fd table, and the forker's holds five fds, not the daemon's thousands;
-// wait4(-1) walks every child, and the spawner never calls it, but reaps
-// each child by pid when its pidfd becomes readable. If the spawner dies
+// for it. Start sends a request over a SOCK_SEQPACKET socket, which the
+// forker reads, and gets back the pid and the parent's ends of the pipes
+// (SCM_RIGHTS); exits come back from the spawner on the same socket
+// (client_linux.go). Two costs that would otherwise grow with the number
+// of connections stay flat: a fork copies the forking process's fd table,
+// and the forker's holds six fds, not the daemon's thousands; wait4(-1)
+// walks every child, and the spawner reaps each child by pid when its
+// pidfd becomes readable instead (wait4(-1) only after a failed start). If the spawner dies
 // its children pass to the daemon, a child subreaper, which watches and
 // reaps them with pidfds (orphans_linux.go), and a new spawner is started;
 // the daemon also reaps the orphans any child leaves behind.

@@ -1,27 +1,44 @@
 package spawn
 
 import (
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// runForker is the forker process, the spawner's own helper: a copy of the
-// wsplex binary that holds five fds or so and does nothing but fork. Each
-// child is cloned with CLONE_PARENT, so it is the spawner's child, not the
-// forker's, and with CLONE_PIDFD; its pidfd and the parent's ends of its
-// pipes go back to the spawner over the socket on spawnerFD.
+// forkerFD is the forker's end of its socket to the spawner; the daemon's
+// socket is on spawnerFD, shared with the spawner.
+const forkerFD = 4
+
+// runForker is the forker process, the spawner's helper: a copy of the
+// wsplex binary that holds six fds or so and does nothing but fork. It
+// reads the daemon's start requests from the socket it shares with the
+// spawner, clones each child with CLONE_PARENT (so the child is the
+// spawner's, not the forker's) and CLONE_PIDFD, answers the daemon with
+// the pid and the parent's ends of the pipes, and then hands the pidfd to
+// the spawner, which reaps the child by pid when it exits.
 //
-// Why a process of its own: the spawner holds a pidfd per child (that is
-// how it reaps each one by pid, in O(1), instead of with wait4(-1), whose
-// cost grows with the number of children), so its fd table grows with the
-// connections, and a fork copies the forking process's table. Here it stays
-// at the minimum, so a start costs the same at 0 or 20,000 connections and
-// every child's fd table is small. It exits when the spawner closes the
-// socket.
+// Why a process of its own: the spawner holds a pidfd per child, so its fd
+// table grows with the connections, and a fork copies the forking
+// process's table. Here it stays at the minimum, so a start costs the same
+// at 0 or 20,000 connections and every child's fd table is small. And the
+// daemon talks to the forker directly, so a start is still one round trip.
+//
+// It exits when the daemon's socket ends, or when the spawner's does (the
+// spawner died: the daemon is then waiting for both to go).
 func runForker() int {
 	unix.CloseOnExec(spawnerFD)
+	unix.CloseOnExec(forkerFD)
 	closeInherited()
+	go func() {
+		var b [1]byte
+		for {
+			if _, err := unix.Read(forkerFD, b[:]); err != unix.EINTR {
+				os.Exit(0) // the spawner is gone (it never writes here)
+			}
+		}
+	}()
 	buf := make([]byte, maxStartMsg)
 	for {
 		n, _, flags, _, err := unix.Recvmsg(spawnerFD, buf, nil, 0)
@@ -29,19 +46,20 @@ func runForker() int {
 			continue
 		}
 		if err != nil || n == 0 {
-			return 0 // the spawner is gone or closed us
+			return 0 // the daemon is gone or closed us
 		}
 		id, spec, errno := readStart(buf[:n], flags)
 		if errno != 0 {
-			sendRetry(spawnerFD, encodeStarted(id, 0, errno), nil)
+			_ = sendRetry(spawnerFD, encodeStarted(id, 0, errno), nil)
 			continue
 		}
 		fork(id, spec)
 	}
 }
 
-// fork starts spec and answers msgStarted with, on success, the rights to
-// stdin(w), stdout(r), stderr(r) and the child's pidfd.
+// fork starts spec, answers the daemon (msgStarted, with stdin(w),
+// stdout(r), stderr(r) on success) and tells the spawner (msgChild, with
+// the pidfd).
 func fork(id uint64, spec Spec) {
 	var fds [6]int
 	var errno uint32
@@ -72,11 +90,13 @@ func fork(id uint64, spec Spec) {
 			errno, pid = errnoOf(err), 0
 		}
 	}
-	var oob []byte
+	var pipes, watch []byte
 	if errno == 0 {
-		oob = unix.UnixRights(fds[1], fds[2], fds[4], pidfd)
+		pipes = unix.UnixRights(fds[1], fds[2], fds[4])
+		watch = unix.UnixRights(pidfd)
 	}
-	sendRetry(spawnerFD, encodeStarted(id, pid, errno), oob)
+	_ = sendRetry(spawnerFD, encodeStarted(id, pid, errno), pipes)
+	_ = sendRetry(forkerFD, encodeChild(pid, errno), watch)
 	if pidfd >= 0 {
 		_ = unix.Close(pidfd)
 	}

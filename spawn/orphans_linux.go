@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,6 +41,11 @@ func (c *client) bury(l *link) {
 		close(pd.done)
 	}
 
+	if c.isClosing() {
+		// It ends on its own once its forker has: let it reap the forker,
+		// which would otherwise be left to a daemon that no longer sweeps.
+		awaitExit(l.pid, 2*time.Second)
+	}
 	_ = unix.Kill(l.pid, unix.SIGKILL)
 	for {
 		var ws unix.WaitStatus
@@ -158,4 +164,24 @@ func ownChildren() []int {
 		}
 	}
 	return pids
+}
+
+// awaitExit waits up to d for the child pid to exit, without reaping it.
+func awaitExit(pid int, d time.Duration) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	deadline := time.Now().Add(d)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(left.Milliseconds())+1)
+		if err != unix.EINTR {
+			return
+		}
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"os/signal"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,23 +26,25 @@ const maxStartMsg = 1 << 20
 const failedScanWindow = 5 * time.Second
 
 // runSpawner is the spawner process: a copy of the wsplex binary that owns
-// the connection children. It relays start requests to its forker
-// (forker_linux.go), which clones each child as the spawner's child and
-// hands back the pipes and a pidfd; the pipes go on to the daemon, the
-// pidfd stays here on an epoll set. When a pidfd becomes readable the child
-// is reaped by pid and its status sent to the daemon.
+// the connection children. It does not fork them: its forker does
+// (forker_linux.go), reading the daemon's requests from the socket the two
+// share and cloning each child as the spawner's. The forker then hands the
+// child's pidfd over, and the spawner keeps it on an epoll set; when it
+// becomes readable the child is reaped by pid and its status sent to the
+// daemon on the shared socket. The spawner never reads that socket.
 //
 // Reaping by pid is the point: wait4(-1) walks every child of the caller,
 // so with one child per connection each exit would cost time in proportion
 // to the connections open (300 us at 4,500 children here, against 0.4 us
-// for wait4(pid)). Only after a failed start, whose zombie has no pidfd
-// (exec failed inside the forker's ForkExec), does the spawner fall back
-// on wait4(-1) for a few seconds.
+// for wait4(pid)). Only for a child without a pidfd (its exec failed inside
+// the forker's ForkExec, which closes the pidfd; or the pidfd could not be
+// received or watched) does the spawner fall back on wait4(-1) at SIGCHLD.
 //
 // It is not a subreaper: what its children leave behind is reparented to
 // the daemon, whose children are few (client_linux.go). It exits when the
-// daemon's end of the socket closes, or when the forker dies; its children
-// then pass to the daemon, which keeps them and starts a new spawner.
+// forker does (the forker exits when the daemon's end of the socket
+// closes); its children then pass to the daemon, which keeps them and
+// starts a new spawner.
 func runSpawner() int {
 	unix.CloseOnExec(spawnerFD) // children must not hold the control socket
 	closeInherited()
@@ -63,7 +64,7 @@ func runSpawner() int {
 	go func() {
 		for range sigs {
 			sv.mu.Lock()
-			if time.Since(sv.failedAt) < failedScanWindow {
+			if sv.unwatched > 0 || time.Since(sv.failedAt) < failedScanWindow {
 				sv.scan()
 			}
 			sv.mu.Unlock()
@@ -75,33 +76,29 @@ func runSpawner() int {
 	// back to their default in the children at exec.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM)
 	go sv.watch()
-	go func() {
-		sv.relay()
-		if sv.stopping.Load() {
-			return // runSpawner is returning
-		}
-		fmt.Fprintln(os.Stderr, "wsplex: spawner: the forker process died; exiting so that the daemon starts a new spawner")
-		sv.stopForker()
-		os.Exit(1)
-	}()
-	buf := make([]byte, maxStartMsg)
+	sv.receive()
+	var ws unix.WaitStatus
 	for {
-		n, _, flags, _, err := unix.Recvmsg(sv.fd, buf, nil, 0)
+		_, err := unix.Wait4(fpid, &ws, 0, nil)
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil || n == 0 {
-			sv.stopForker()
-			return 0 // the daemon is gone or closed us
+		if err != nil { // scan reaped it
+			sv.mu.Lock()
+			ws = sv.forkerStatus
+			sv.mu.Unlock()
 		}
-		if id, _, errno := readStart(buf[:n], flags); errno != 0 {
-			sv.send(encodeStarted(id, 0, errno), nil)
-			continue
-		}
-		if err := sendRetry(sv.forker, buf[:n], nil); err != nil {
-			sv.send(encodeStarted(binary.LittleEndian.Uint64(buf[1:9]), 0, uint32(unix.EIO)), nil)
-		}
+		break
 	}
+	if ws.Exited() && ws.ExitStatus() == 0 {
+		return 0 // the daemon closed the socket, or is gone
+	}
+	what := fmt.Sprintf("exit status %d", ws.ExitStatus())
+	if ws.Signaled() {
+		what = "killed by " + ws.Signal().String()
+	}
+	fmt.Fprintf(os.Stderr, "wsplex: spawner: the forker process died (%s); exiting so that the daemon starts a new spawner\n", what)
+	return 1
 }
 
 // readStart checks a received msgStart; errno is non-zero (and id set when
@@ -123,10 +120,10 @@ func readStart(b []byte, flags int) (id uint64, spec Spec, errno uint32) {
 	return id, spec, 0
 }
 
-// launchForker starts the forker with /dev/null, stderr and its end of a
-// socketpair. It gets a process group of its own, so that if the spawner
-// dies and it is reparented to the daemon, the daemon adopts and reaps it
-// like any orphan.
+// launchForker starts the forker with /dev/null, stderr, the daemon's
+// socket and its end of a new socketpair to the spawner. It gets a process
+// group of its own, so that if the spawner dies and it is reparented to the
+// daemon, the daemon adopts and reaps it like any orphan.
 func launchForker() (fd, pid int, err error) {
 	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -139,7 +136,7 @@ func launchForker() (fd, pid int, err error) {
 	}
 	pid, err = syscall.ForkExec("/proc/self/exe", []string{os.Args[0], ForkerArg}, &syscall.ProcAttr{
 		Env:   os.Environ(),
-		Files: []uintptr{uintptr(null), 2, 2, uintptr(sp[1])},
+		Files: []uintptr{uintptr(null), 2, 2, spawnerFD, uintptr(sp[1])},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	})
 	unix.Close(null)
@@ -153,29 +150,29 @@ func launchForker() (fd, pid int, err error) {
 
 // server is the spawner's state.
 type server struct {
-	fd        int // to the daemon
-	forker    int // to the forker
-	forkerPid int
-	ep        int // epoll set of the children's pidfds
-	stopping  atomic.Bool
+	fd     int // the daemon's socket, shared with the forker: send only
+	forker int // from the forker
+	ep     int // epoll set of the children's pidfds
 
-	// mu orders what goes to the daemon: a child's msgExit always follows
-	// its msgStarted, since its pidfd is watched only after msgStarted went.
-	mu    sync.Mutex
-	kids  map[int]int // pid -> pidfd, for every child the daemon was told of
-	early map[int]unix.WaitStatus
+	forkerPid    int
+	forkerStatus unix.WaitStatus // if scan reaped the forker
+
+	// mu orders the exit reports and guards what follows.
+	mu        sync.Mutex
+	kids      map[int]int // pid -> pidfd (-1: none, counted in unwatched)
+	unwatched int
 	// failedAt is the last failed start. Its zombie, if exec failed after
 	// the clone, has no pidfd; until failedScanWindow has passed, each
-	// SIGCHLD runs scan. A child reaped by scan before its msgStarted was
-	// sent waits in early.
+	// SIGCHLD runs scan. A child that scan reaps before its msgChild came
+	// waits in early.
 	failedAt time.Time
+	early    map[int]unix.WaitStatus
 }
 
-// relay passes the forker's answers on to the daemon and watches each new
-// child's pidfd. It returns when the forker is gone.
-func (sv *server) relay() {
+// receive takes the forker's msgChild messages until the forker is gone.
+func (sv *server) receive() {
 	buf := make([]byte, 64)
-	oob := make([]byte, unix.CmsgSpace(4*4))
+	oob := make([]byte, unix.CmsgSpace(4))
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(sv.forker, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
@@ -185,49 +182,51 @@ func (sv *server) relay() {
 			return
 		}
 		fds := rights(oob[:oobn])
-		id, pid, errno, err := decodeStarted(buf[:n])
-		if err != nil || buf[0] != msgStarted {
+		pid, errno, err := decodeChild(buf[:n])
+		if err != nil || buf[0] != msgChild {
 			closeFDs(fds)
 			continue
 		}
-		sv.started(id, pid, errno, fds)
+		sv.child(pid, errno, fds)
 	}
 }
 
-func (sv *server) started(id uint64, pid int, errno uint32, fds []int) {
+// child registers a child the daemon has just been told of (or a failed
+// start) and watches its pidfd.
+func (sv *server) child(pid int, errno uint32, fds []int) {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
-	if errno == 0 && len(fds) != 4 {
-		// The rights did not arrive (the forker's sendmsg cannot lose them
-		// on its own, but a full fd table here can): nobody can talk to
-		// this child. Kill it; scan reaps it.
-		closeFDs(fds)
-		_ = unix.Kill(-pid, unix.SIGKILL)
-		_ = unix.Kill(pid, unix.SIGKILL)
-		fds, errno = nil, uint32(unix.EMFILE)
-	}
 	if errno != 0 {
 		closeFDs(fds)
-		sv.send(encodeStarted(id, 0, errno), nil)
 		sv.failedAt = time.Now()
 		sv.scan()
 		return
 	}
-	sv.send(encodeStarted(id, pid, 0), unix.UnixRights(fds[0], fds[1], fds[2]))
-	closeFDs(fds[:3])
-	pidfd := fds[3]
+	pidfd := -1
+	if len(fds) == 1 {
+		pidfd = fds[0]
+	} else {
+		closeFDs(fds) // the right did not arrive (a full fd table here)
+	}
 	if st, ok := sv.early[pid]; ok {
 		delete(sv.early, pid)
-		_ = unix.Close(pidfd)
+		if pidfd >= 0 {
+			_ = unix.Close(pidfd)
+		}
 		sv.send(encodeExit(pid, uint32(st)), nil)
 		return
 	}
+	if pidfd >= 0 {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(pidfd), Pad: int32(pid)}
+		if err := unix.EpollCtl(sv.ep, unix.EPOLL_CTL_ADD, pidfd, &ev); err != nil {
+			_ = unix.Close(pidfd) // cannot watch it (max_user_watches)
+			pidfd = -1
+		}
+	}
 	sv.kids[pid] = pidfd
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(pidfd), Pad: int32(pid)}
-	if err := unix.EpollCtl(sv.ep, unix.EPOLL_CTL_ADD, pidfd, &ev); err != nil {
-		// Cannot watch it (max_user_watches): collect exits the slow way
-		// for a while; this one is reaped by scan.
-		sv.failedAt = time.Now()
+	if pidfd < 0 {
+		sv.unwatched++ // scan collects it
+		sv.scan()
 	}
 }
 
@@ -274,8 +273,12 @@ func (sv *server) collect(pid int) {
 }
 
 func (sv *server) drop(pid, pidfd int) {
-	_ = unix.EpollCtl(sv.ep, unix.EPOLL_CTL_DEL, pidfd, nil)
-	_ = unix.Close(pidfd)
+	if pidfd >= 0 {
+		_ = unix.EpollCtl(sv.ep, unix.EPOLL_CTL_DEL, pidfd, nil)
+		_ = unix.Close(pidfd)
+	} else {
+		sv.unwatched--
+	}
 	delete(sv.kids, pid)
 }
 
@@ -297,7 +300,7 @@ func (sv *server) scan() {
 			continue
 		}
 		if pid == sv.forkerPid {
-			sv.forkerPid = 0
+			sv.forkerStatus = ws
 			continue
 		}
 		// A failed exec's zombie, or a child whose msgStarted is on its
@@ -306,23 +309,6 @@ func (sv *server) scan() {
 			clear(sv.early)
 		}
 		sv.early[pid] = ws
-	}
-}
-
-// stopForker closes the forker's socket, on which it exits, and reaps it.
-func (sv *server) stopForker() {
-	sv.stopping.Store(true)
-	_ = unix.Shutdown(sv.forker, unix.SHUT_RDWR)
-	sv.mu.Lock()
-	pid := sv.forkerPid
-	sv.mu.Unlock()
-	if pid == 0 {
-		return
-	}
-	for {
-		if _, err := unix.Wait4(pid, nil, 0, nil); err != unix.EINTR {
-			return
-		}
 	}
 }
 

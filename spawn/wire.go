@@ -14,15 +14,18 @@ import (
 //	spawner -> daemon  msgStarted id u64, pid i32, errno i32; SCM_RIGHTS stdin(w), stdout(r), stderr(r) when errno == 0
 //	spawner -> daemon  msgExit    pid i32, wait status u32
 //
-// Between the spawner and its forker the same msgStart goes down unchanged
-// and msgStarted comes back with a fourth right, the child's pidfd. The
-// spawner replies to the daemon and only then watches the pidfd, under the
-// lock its reaper takes, so a child's msgExit always follows its msgStarted
-// on the socket.
+//	forker -> spawner  msgChild   pid i32, errno u32; SCM_RIGHTS pidfd when errno == 0
+//
+// The daemon's socket has two processes at the other end: the forker reads
+// msgStart and sends msgStarted, the spawner sends msgExit (and never
+// reads). The forker sends a child's msgStarted before its msgChild, and
+// the spawner watches the pidfd only once it has that, so a child's msgExit
+// always follows its msgStarted on the socket.
 const (
 	msgStart   = 1
 	msgStarted = 2
 	msgExit    = 3
+	msgChild   = 4
 )
 
 var errShort = errors.New("spawn: short spawner message")
@@ -146,6 +149,20 @@ func decodeExit(b []byte) (pid int, status uint32, err error) {
 	pid = int(int32(r.u32()))
 	status = r.u32()
 	return pid, status, r.err
+}
+
+func encodeChild(pid int, errno uint32) []byte {
+	b := make([]byte, 0, 9)
+	b = append(b, msgChild)
+	b = binary.LittleEndian.AppendUint32(b, uint32(int32(pid)))
+	return binary.LittleEndian.AppendUint32(b, errno)
+}
+
+func decodeChild(b []byte) (pid int, errno uint32, err error) {
+	r := reader{b: b[1:]}
+	pid = int(int32(r.u32()))
+	errno = r.u32()
+	return pid, errno, r.err
 }
 
 // putID sets the id of an encoded msgStart, so the message can be built

@@ -21,6 +21,10 @@ func TestWireRoundTrip(t *testing.T) {
 	if err != nil || pid != 99 || st != 0x0900 {
 		t.Fatalf("exit: %d %x %v", pid, st, err)
 	}
+	pid, errno, err = decodeChild(encodeChild(4321, 0))
+	if err != nil || pid != 4321 || errno != 0 {
+		t.Fatalf("child: %d %d %v", pid, errno, err)
+	}
 	for i := 1; i < len(msg); i++ {
 		if _, _, err := decodeStart(msg[:i]); err == nil {
 			t.Fatalf("truncated start message (%d of %d bytes) accepted", i, len(msg))
