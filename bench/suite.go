@@ -162,11 +162,13 @@ func runSuite(ctx context.Context, c *suiteConfig, stdout, stderr io.Writer) err
 			}
 		}
 	}
-	for i := range s.servers {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	for rep := 1; rep <= c.reps; rep++ {
+		for i := range s.servers {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.capacity(ctx, &s.servers[i], rep)
 		}
-		s.capacity(ctx, &s.servers[i])
 	}
 	return s.write(stdout, time.Since(start))
 }
@@ -460,7 +462,7 @@ func goroutines(d *daemon) float64 {
 // processes), the daemon is measured (RSS, fds, threads, goroutines,
 // children's PSS, cgroup memory), then storms of 200 more from this process
 // measure the open rate at that level.
-func (s *suite) capacity(ctx context.Context, spec *serverSpec) {
+func (s *suite) capacity(ctx context.Context, spec *serverSpec, rep int) {
 	d, err := s.start(spec, s.children["cat"], false)
 	if err != nil {
 		s.note("capacity %s: %v", spec.name, err)
@@ -476,7 +478,7 @@ func (s *suite) capacity(ctx context.Context, spec *serverSpec) {
 		return
 	}
 	const stormN = 200
-	const openProbes = 5
+	const openProbes = 7
 	// The held connections are opened from holder processes (holder.go),
 	// the probes from this one.
 	var holders []*holder
@@ -591,6 +593,7 @@ func (s *suite) capacity(ctx context.Context, spec *serverSpec) {
 		r.Note("cgroup memory is that of the cgroup the daemon shares with the bench (a sub-cgroup could not be made), so it includes wsbench's own growth")
 	}
 	res := r.Finish()
+	res.Params["rep"] = rep
 	res.Msgs = MsgCounts{}
 	res.finishOK()
 	s.record(res)
