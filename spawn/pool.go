@@ -50,8 +50,9 @@ func (s *Spawner) NewPool(spec Spec, size int) *Pool {
 type handoff struct {
 	pl    *Pool
 	mu    sync.Mutex
-	owner Notifier // nil while waiting
-	bits  uint32   // events taken while waiting, handed over at Take
+	owner  Notifier // nil while waiting
+	bits   uint32   // events taken while waiting, handed over at Take
+	exited bool     // reaped while waiting (possibly before refill had it)
 }
 
 func (h *handoff) Notify(p *Process) {
@@ -67,6 +68,7 @@ func (h *handoff) Notify(p *Process) {
 	if h.bits&EvExit != 0 {
 		_, exited = p.Reap()
 	}
+	h.exited = h.exited || exited
 	h.mu.Unlock()
 	if exited {
 		h.pl.drop(p)
@@ -155,6 +157,15 @@ func (pl *Pool) refill() {
 			pl.mu.Lock()
 			pl.filling--
 			if err == nil && !pl.closed {
+				// Its exit may have been seen before Start returned; drop
+				// then found nothing to drop.
+				h.mu.Lock()
+				gone := h.exited
+				h.mu.Unlock()
+				if gone {
+					pl.died(p) // unlocks pl.mu
+					continue
+				}
 				pl.idle = append(pl.idle, p)
 				p = nil
 			}
@@ -182,24 +193,30 @@ func (pl *Pool) drop(p *Process) {
 	for i, q := range pl.idle {
 		if q == p {
 			pl.idle = append(pl.idle[:i], pl.idle[i+1:]...)
-			pl.deaths++
-			delay := min(10*time.Millisecond<<min(pl.deaths-1, 9), 5*time.Second)
-			arm := !pl.backoff
-			pl.backoff = true
-			pl.mu.Unlock()
-			p.Release()
-			if arm {
-				time.AfterFunc(delay, func() {
-					pl.mu.Lock()
-					pl.backoff = false
-					pl.mu.Unlock()
-					pl.refill()
-				})
-			}
+			pl.died(p)
 			return
 		}
 	}
 	pl.mu.Unlock()
+}
+
+// died counts a waiting child's death and arms the delayed refill. It is
+// called with pl.mu held and releases it.
+func (pl *Pool) died(p *Process) {
+	pl.deaths++
+	delay := min(10*time.Millisecond<<min(pl.deaths-1, 9), 5*time.Second)
+	arm := !pl.backoff
+	pl.backoff = true
+	pl.mu.Unlock()
+	p.Release()
+	if arm {
+		time.AfterFunc(delay, func() {
+			pl.mu.Lock()
+			pl.backoff = false
+			pl.mu.Unlock()
+			pl.refill()
+		})
+	}
 }
 
 // discard kills a waiting child's group; its exit is collected by the
