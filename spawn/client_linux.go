@@ -59,10 +59,11 @@ type link struct {
 	pending map[uint64]*pend
 }
 
+// pend is a start waiting for the spawner's answer; finish runs once, with
+// the Process (its fds set) or the error.
 type pend struct {
-	p    *Process
-	err  error
-	done chan struct{}
+	p      *Process
+	finish func(error)
 }
 
 func newRemote(pollers []*poller) (remote, error) {

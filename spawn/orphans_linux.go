@@ -37,8 +37,7 @@ func (c *client) bury(l *link) {
 	l.pending = nil
 	l.mu.Unlock()
 	for _, pd := range pending {
-		pd.err = errSpawnerGone
-		close(pd.done)
+		pd.finish(errSpawnerGone)
 	}
 
 	if c.isClosing() {

@@ -3,6 +3,7 @@ package spawn
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"syscall"
 	"time"
 
@@ -59,7 +60,7 @@ func closeFDs(fds []int) {
 	}
 }
 
-// started hands a reply to its waiting Start and registers the child, so
+// started hands a reply to its waiting start and registers the child, so
 // that its exit report, which can only come later, finds it.
 func (c *client) started(l *link, msg []byte, fds []int) {
 	id, pid, errno, err := decodeStarted(msg)
@@ -72,22 +73,20 @@ func (c *client) started(l *link, msg []byte, fds []int) {
 		closeFDs(fds)
 		return
 	case pd == nil || (errno == 0 && len(fds) != 3):
-		// Start gave up waiting, or the fds did not arrive: nobody can talk
-		// to this child. The spawner reaps it.
+		// The start gave up waiting, or the fds did not arrive: nobody can
+		// talk to this child. The spawner reaps it.
 		closeFDs(fds)
 		if errno == 0 {
 			_ = unix.Kill(-pid, unix.SIGKILL)
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
 		if pd != nil {
-			pd.err = errors.New("spawn: the spawner sent no fds")
-			close(pd.done)
+			pd.finish(errors.New("spawn: the spawner sent no fds"))
 		}
 		return
 	case errno != 0:
 		closeFDs(fds)
-		pd.err = syscall.Errno(errno)
-		close(pd.done)
+		pd.finish(syscall.Errno(errno))
 		return
 	}
 	p := pd.p
@@ -96,7 +95,7 @@ func (c *client) started(l *link, msg []byte, fds []int) {
 	c.mu.Lock()
 	c.procs[pid] = rproc{p, l}
 	c.mu.Unlock()
-	close(pd.done)
+	pd.finish(nil)
 }
 
 // exited delivers an exit status to the child's Process.
@@ -143,26 +142,95 @@ func (c *client) current(deadline <-chan time.Time) (*link, error) {
 // start asks the spawner for a child and waits for the answer: one round
 // trip on a local socket plus the fork, about as long as the fork alone.
 func (c *client) start(spec Spec, n Notifier, pl *poller) (*Process, error) {
-	timer := time.NewTimer(startTimeout)
-	defer timer.Stop()
-	l, err := c.current(timer.C)
-	if err != nil {
-		return nil, err
+	type result struct {
+		p   *Process
+		err error
 	}
+	ch := make(chan result, 1)
+	c.startAsync(spec, n, pl, func(p *Process, err error) { ch <- result{p, err} })
+	r := <-ch
+	return r.p, r.err
+}
+
+// startAsync sends the request and returns; done runs on the goroutine
+// that reads the spawner's answer (or on a timer's, after startTimeout),
+// once the pipes are registered. Only while a dead spawner is being
+// replaced does it wait, on a goroutine of its own.
+func (c *client) startAsync(spec Spec, n Notifier, pl *poller, done func(*Process, error)) {
+	c.mu.Lock()
+	l, closing := c.cur, c.closing
+	c.mu.Unlock()
+	if l == nil && !closing {
+		go func() {
+			timer := time.NewTimer(startTimeout)
+			defer timer.Stop()
+			l, err := c.current(timer.C)
+			if err != nil {
+				done(nil, fmt.Errorf("spawn: %s: %w", spec.Path, err))
+				return
+			}
+			c.request(l, spec, n, pl, done)
+		}()
+		return
+	}
+	if closing {
+		done(nil, errors.New("spawn: closed"))
+		return
+	}
+	c.request(l, spec, n, pl, done)
+}
+
+// request sends one start request on l.
+func (c *client) request(l *link, spec Spec, n Notifier, pl *poller, done func(*Process, error)) {
 	p := &Process{stdin: -1, stdout: -1, stderr: -1, exitFD: -1, notify: n, pl: pl, remote: c}
-	pd := &pend{p: p, done: make(chan struct{})}
+	var once sync.Once
+	var timer *time.Timer
+	pd := &pend{p: p}
+	pd.finish = func(err error) {
+		once.Do(func() {
+			if timer != nil {
+				timer.Stop()
+			}
+			if err != nil {
+				done(nil, fmt.Errorf("spawn: %s: %w", spec.Path, err))
+				return
+			}
+			for _, fd := range [...]int{p.stdin, p.stdout, p.stderr} {
+				if err := unix.SetNonblock(fd, true); err != nil {
+					done(nil, p.abandon(err))
+					return
+				}
+			}
+			if err := registerPipes(p, pl); err != nil {
+				done(nil, p.abandon(err))
+				return
+			}
+			done(p, nil)
+		})
+	}
 	msg := encodeStart(0, spec)
 	l.sendMu.RLock()
 	if l.dead {
 		l.sendMu.RUnlock()
-		return nil, errSpawnerGone
+		pd.finish(errSpawnerGone)
+		return
 	}
 	l.mu.Lock()
 	l.next++
 	id := l.next
+	l.mu.Unlock()
+	// Armed before the request is pending (finish, which stops it, may run
+	// as soon as it is).
+	timer = time.AfterFunc(startTimeout, func() {
+		if l.cancel(id) {
+			pd.finish(fmt.Errorf("the spawner did not answer within %v", startTimeout))
+		}
+	})
+	l.mu.Lock()
 	l.pending[id] = pd
 	l.mu.Unlock()
 	putID(msg, id)
+	var err error
 	for {
 		if err = unix.Sendmsg(l.fd, msg, nil, nil, 0); err != unix.EINTR {
 			break
@@ -170,28 +238,8 @@ func (c *client) start(spec Spec, n Notifier, pl *poller) (*Process, error) {
 	}
 	l.sendMu.RUnlock()
 	if err != nil && l.cancel(id) {
-		return nil, fmt.Errorf("spawn: %s: %w", spec.Path, err)
+		pd.finish(err)
 	}
-	select {
-	case <-pd.done:
-	case <-timer.C:
-		if l.cancel(id) {
-			return nil, fmt.Errorf("spawn: %s: the spawner did not answer within %v", spec.Path, startTimeout)
-		}
-		<-pd.done // the answer is being delivered right now
-	}
-	if pd.err != nil {
-		return nil, fmt.Errorf("spawn: %s: %w", spec.Path, pd.err)
-	}
-	for _, fd := range [...]int{p.stdin, p.stdout, p.stderr} {
-		if err := unix.SetNonblock(fd, true); err != nil {
-			return nil, p.abandon(err)
-		}
-	}
-	if err := registerPipes(p, pl); err != nil {
-		return nil, p.abandon(err)
-	}
-	return p, nil
 }
 
 // cancel withdraws a pending request; false if an answer already took it.

@@ -31,6 +31,7 @@ type Spawner struct {
 // remote is a spawner process (see client_linux.go).
 type remote interface {
 	start(spec Spec, n Notifier, pl *poller) (*Process, error)
+	startAsync(spec Spec, n Notifier, pl *poller, done func(*Process, error))
 	forget(p *Process)
 	close()
 	mode() string
@@ -152,6 +153,21 @@ func (s *Spawner) Start(spec Spec, n Notifier) (*Process, error) {
 		return nil, p.abandon(err)
 	}
 	return p, nil
+}
+
+// StartAsync is Start for a caller that must not wait: an event loop. Where
+// a start is a round trip to the spawner process, the request is sent and
+// StartAsync returns; done runs later, on another goroutine, with the
+// running child (its pipes registered, so events may reach n before done
+// has run) or the error. Elsewhere (the direct fork path) done runs before
+// StartAsync returns.
+func (s *Spawner) StartAsync(spec Spec, n Notifier, done func(*Process, error)) {
+	pl := s.pollers[int(s.next.Add(1))%len(s.pollers)]
+	if s.remote != nil {
+		s.remote.startAsync(spec, n, pl, done)
+		return
+	}
+	done(s.Start(spec, n))
 }
 
 // registerPipes puts the parent's ends of the pipes on the poller.

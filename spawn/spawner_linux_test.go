@@ -402,3 +402,38 @@ func parentOf(t *testing.T, pid int) int {
 	ppid, _ := strconv.Atoi(f[1])
 	return ppid
 }
+
+// TestStartAsync: 16 starts requested from one goroutine without waiting
+// for any; every callback brings a running child (its own pid, its pipes
+// registered) or an error, and each echoes.
+func TestStartAsync(t *testing.T) {
+	s := newSpawner(t)
+	remoteOf(t, s)
+	cat := lookPath(t, "cat")
+	type result struct {
+		p   *Process
+		n   chanNotifier
+		err error
+	}
+	done := make(chan result, 16)
+	for i := 0; i < 16; i++ {
+		n := make(chanNotifier, 16)
+		s.StartAsync(Spec{Path: cat, Args: []string{"cat"}}, n, func(p *Process, err error) { done <- result{p, n, err} })
+	}
+	pids := map[int]bool{}
+	for i := 0; i < 16; i++ {
+		r := <-done
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if pids[r.p.Pid] {
+			t.Fatalf("pid %d twice", r.p.Pid)
+		}
+		pids[r.p.Pid] = true
+		echo(t, r.n, r.p, "async "+strconv.Itoa(i))
+		r.p.CloseStdin()
+		if st := reapAll(t, r.n, r.p); st.ExitStatus() != 0 {
+			t.Fatalf("status %v", st)
+		}
+	}
+}

@@ -42,7 +42,7 @@ func BenchmarkStart(b *testing.B) {
 					}
 					waitExit(b, n, p)
 				}
-				// Start itself is what an event loop waits for.
+				// Start itself: how long a start takes to answer.
 				b.ReportMetric(float64(inStart.Microseconds())/float64(b.N), "start-us/op")
 			})
 		}
