@@ -46,8 +46,9 @@ type conn struct {
 	route                  route   // what the upgrade runs (route.go)
 	pty                    ptyConn // --pty only (pty.go)
 
-	dec  codec.Decoder
-	proc *spawn.Process
+	dec      codec.Decoder
+	proc     *spawn.Process
+	starting bool // upgraded, the child not started yet (childStarted)
 
 	// child -> client
 	outLine    []byte // stdout line not yet terminated

@@ -8,7 +8,9 @@
 //
 //   - accept.go: our own accept loop, which enrolls sockets into gnet's
 //     event loops and refuses connections cleanly at the fd limit;
-//   - upgrade.go: plain HTTP answers and the WebSocket handshake;
+//   - upgrade.go: plain HTTP answers and the WebSocket handshake; the
+//     child is started without the loop waiting for it (prefork.go,
+//     spawn.StartAsync), and childStarted takes the connection up again;
 //   - route.go, origin.go, confine.go: which program an upgrade runs
 //     (--dir), whether its Origin may (--origin, --sameorigin), and how
 //     URL paths are kept inside their directories;
@@ -26,7 +28,7 @@
 //   - env.go: the CGI environment of the child.
 //
 // Every method of conn runs on the connection's event-loop goroutine:
-// gnet's callbacks, and the work that spawn's pollers and timers hand over
-// with EventLoop.Execute. That single owner is why there are no locks in
+// gnet's callbacks, and the work that spawn's pollers, its start answers
+// and timers hand over with EventLoop.Execute. That single owner is why there are no locks in
 // the data path.
 package engine

@@ -21,7 +21,7 @@ var newline = []byte{'\n'}
 // reads on the socket are paused, and TCP flow control slows the client.
 func (c *conn) readFrames() {
 	gc := c.gc
-	if gc == nil {
+	if gc == nil || c.starting {
 		return
 	}
 	if c.inputDone {

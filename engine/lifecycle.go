@@ -204,8 +204,8 @@ func (c *conn) socketGone() {
 	c.outPaused = false
 	c.e.conns.Add(-1)
 	c.e.metrics.conns.Dec()
-	if c.upgraded {
-		c.e.log.Log(LevelAccess, "session", &c.fields, "DISCONNECT")
+	if c.upgraded && !c.starting {
+		c.e.log.Log(LevelAccess, "session", &c.fields, "DISCONNECT") // else childStarted logs it
 	}
 	c.clientGone()
 	if c.proc != nil && !c.finished {
@@ -216,7 +216,7 @@ func (c *conn) socketGone() {
 
 // maybeRelease drops the connection once nothing of it is left.
 func (c *conn) maybeRelease() {
-	if c.state != stGone || (c.proc != nil && (!c.finished || c.laddering)) {
+	if c.state != stGone || c.starting || (c.proc != nil && (!c.finished || c.laddering)) {
 		return
 	}
 	if c.timer != nil {

@@ -25,15 +25,22 @@ func (e *Engine) startPrefork() {
 }
 
 // startChild gives c a waiting child if the pool has one for this program,
-// else starts one.
-func (e *Engine) startChild(c *conn, spec spawn.Spec) (*spawn.Process, error) {
+// else starts one; childStarted follows, at once or, through the spawner
+// process, once it has answered: the loop does not wait for the fork.
+func (e *Engine) startChild(c *conn, spec spawn.Spec) {
 	if e.cfg.PTY {
-		return e.startPTY(c, spec)
+		c.childStarted(e.startPTY(c, spec))
+		return
 	}
 	if e.pool != nil && spec.Path == e.cfg.Command {
 		if p, ok := e.pool.Take(spec.Env, c); ok {
-			return p, nil
+			c.childStarted(p, nil)
+			return
 		}
 	}
-	return e.spawner.Start(spec, c)
+	c.starting = true
+	c.pauseInput()
+	e.spawner.StartAsync(spec, c, func(p *spawn.Process, err error) {
+		c.exec(func(c *conn) { c.childStarted(p, err) })
+	})
 }

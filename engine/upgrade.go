@@ -110,28 +110,67 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		c.pty.size = querySize(req.RawQuery)
 	}
 	argv := append([]string{c.route.script}, e.cfg.Args...)
-	p, err := e.startChild(c, spawn.Spec{Path: c.route.script, Args: argv, Env: env})
+	// The slot (--maxforks) and the fds are the child's from now on, so
+	// that upgrades arriving while it starts count it.
+	e.children.Add(1)
+	c.fdsCharged = childFDs
+	e.fdsHeld.Add(c.fdsCharged)
+	e.startChild(c, spawn.Spec{Path: c.route.script, Args: argv, Env: env})
+}
+
+// childFDs is what a child costs the daemon in fds (three pipes), charged
+// before the start; childStarted corrects it to what the Process holds.
+const childFDs = 3
+
+// childStarted runs on the loop once the child runs, or could not be
+// started. Until then (c.starting) nothing is read from the client: its
+// frames wait in gnet's buffer and the socket's reads are paused.
+func (c *conn) childStarted(p *spawn.Process, err error) {
+	e := c.e
+	c.starting = false
 	if err != nil {
+		e.children.Add(-1)
+		e.fdsHeld.Add(-c.fdsCharged)
+		c.fdsCharged = 0
 		e.metrics.spawnFail.Inc()
 		e.log.Log(LevelError, "process", &c.fields, "Could not launch process %s: %v", e.cfg.CommandName, err)
 		c.finished = true
+		if c.state == stGone {
+			e.log.Log(LevelAccess, "session", &c.fields, "DISCONNECT")
+		}
 		c.sendClose(ws.StatusInternalServerError, "could not start the program")
+		c.maybeRelease()
 		return
 	}
 	c.proc = p
 	c.fields.PID = p.Pid
-	e.children.Add(1)
+	e.fdsHeld.Add(int64(p.FDs()) - c.fdsCharged)
 	c.fdsCharged = int64(p.FDs())
-	e.fdsHeld.Add(c.fdsCharged)
 	e.metrics.children.Inc()
 	e.log.Log(LevelAccess, "session", &c.fields, "CONNECT")
+	if c.state == stGone {
+		// The client left while the child started: what socketGone did
+		// not do without a child, now.
+		e.log.Log(LevelAccess, "session", &c.fields, "DISCONNECT")
+		c.clientGone()
+		c.onChild()
+		c.maybeRelease()
+		return
+	}
 	if e.cfg.PingInterval > 0 {
 		now := time.Now()
 		c.dl.ping = now.Add(e.cfg.PingInterval)
 		c.dl.pong = now.Add(2 * e.cfg.PingInterval)
 		c.arm()
 	}
-	c.readFrames()
+	if c.inPaused && c.stdinPend == nil {
+		c.inPaused = false
+		_ = c.resumeRead()
+	}
+	c.onChild() // events that came before c.proc was set
+	if c.state == stOpen {
+		c.readFrames()
+	}
 }
 
 // respond sends a plain answer with the --header headers and closes.

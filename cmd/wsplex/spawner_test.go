@@ -6,9 +6,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -156,3 +158,142 @@ func rawChildren(t testing.TB, ppid int) []procStat {
 }
 
 func syscallKill(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
+
+// forkerOf returns the pid of the spawner's forker.
+func forkerOf(t *testing.T, spawner int) int {
+	t.Helper()
+	for _, st := range procDescendants(t, spawner) {
+		if st.PPid == spawner && st.State != 'Z' && isForker(st.Pid) {
+			return st.Pid
+		}
+	}
+	t.Fatalf("spawner %d has no forker", spawner)
+	return 0
+}
+
+// TestStalledForkerDoesNotStallTheLoops: starts are asynchronous. With the
+// forker stopped no child can start, yet four upgrades all get their 101
+// before any of them is failed (1011, after the 5 s start timeout); were
+// an event loop waiting on a start, an upgrade behind it would be answered
+// only after that start had failed. Once the forker runs again, new
+// connections work and nothing is left behind.
+func TestStalledForkerDoesNotStallTheLoops(t *testing.T) {
+	skipUnlessWsplex(t, "the spawner process is wsplex's")
+	if runtime.GOOS != "linux" {
+		t.Skip("the spawner process is Linux-only")
+	}
+	d := startDaemon(t, "cat")
+	warm := dialWS(t, d.url("/"))
+	warm.sendText(t, "up")
+	warm.expectText(t, "up")
+	fk := forkerOf(t, spawnerOf(t, d.pid(), 0))
+	if err := syscall.Kill(fk, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			_ = syscall.Kill(fk, syscall.SIGCONT)
+		}
+	}()
+	// Each connection's first frame is read as soon as it is open, and
+	// when it came is kept.
+	type first struct {
+		at   time.Time
+		code ws.StatusCode
+		err  error
+	}
+	var lastOpen time.Time
+	var got []chan first
+	for i := 0; i < 4; i++ {
+		c := dialWS(t, d.url("/"))
+		lastOpen = time.Now()
+		ch := make(chan first, 1)
+		got = append(got, ch)
+		go func() {
+			f, err := c.readFrame(3 * startTimeout)
+			r := first{at: time.Now(), err: err}
+			if err == nil && f.Header.OpCode == ws.OpClose {
+				r.code = ws.StatusCode(binary.BigEndian.Uint16(f.Payload))
+			}
+			ch <- r
+		}()
+	}
+	for i, ch := range got {
+		r := <-ch
+		if r.err != nil || r.code != ws.StatusInternalServerError {
+			t.Fatalf("connection %d: first frame: close %d, %v; want 1011 (the start timed out)", i, r.code, r.err)
+		}
+		if r.at.Before(lastOpen) {
+			t.Fatalf("connection %d was failed before the last upgrade was answered: an event loop waited on a start", i)
+		}
+	}
+	d.waitLog(t, "did not answer within", waitTimeout)
+	_ = syscall.Kill(fk, syscall.SIGCONT)
+	stopped = false
+	c := dialWS(t, d.url("/"))
+	c.sendText(t, "after")
+	c.expectText(t, "after")
+	for _, c := range []*wsClient{c, warm} {
+		c.sendClose(t, ws.StatusNormalClosure, "")
+		c.readClose(t, waitTimeout)
+	}
+	waitNoChildren(t, d.pid(), waitTimeout)
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("daemon exit code %d", code)
+	}
+}
+
+// startTimeout is spawn's bound on a start (spawn.startTimeout).
+const startTimeout = 5 * time.Second
+
+// TestClientGoneWhileStarting: the client vanishes while its child is
+// being started; the child, once it runs, gets the usual end (stdin
+// closed, the ladder), is reaped, and the log has CONNECT then DISCONNECT.
+func TestClientGoneWhileStarting(t *testing.T) {
+	skipUnlessWsplex(t, "the spawner process is wsplex's")
+	if runtime.GOOS != "linux" {
+		t.Skip("the spawner process is Linux-only")
+	}
+	d, m := startMetricsDaemon(t, 0, "cat")
+	warm := dialWS(t, d.url("/"))
+	warm.sendText(t, "up")
+	warm.expectText(t, "up")
+	fk := forkerOf(t, spawnerOf(t, d.pid(), 0))
+	if err := syscall.Kill(fk, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	mark := d.logMark()
+	c := dialWS(t, d.url("/"))
+	c.sendText(t, "never read")
+	c.close()
+	// The daemon has seen the socket close when the gauge is back to one.
+	deadline := time.Now().Add(waitTimeout)
+	for m.scrape(t)["wsplex_open_connections"] != 1 {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(fk, syscall.SIGCONT)
+			t.Fatal("the daemon did not see the client go")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the gauge
+	}
+	if err := syscall.Kill(fk, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	line := d.waitLogSince(t, mark, "DISCONNECT", waitTimeout)
+	var connect string
+	for _, l := range d.logLines()[mark:] {
+		if strings.Contains(l.Text, "| CONNECT") {
+			connect = l.Text
+			break
+		}
+	}
+	if connect == "" {
+		t.Fatalf("DISCONNECT (%q) without a CONNECT before it", line)
+	}
+	warm.sendClose(t, ws.StatusNormalClosure, "")
+	warm.readClose(t, waitTimeout)
+	waitNoChildren(t, d.pid(), waitTimeout)
+	if g := m.scrape(t)["wsplex_running_children"]; g != 0 {
+		t.Fatalf("wsplex_running_children %v after the child of a vanished client, want 0", g)
+	}
+}
