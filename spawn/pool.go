@@ -48,8 +48,8 @@ func (s *Spawner) NewPool(spec Spec, size int) *Pool {
 // handoff is a waiting child's notifier: the Pool's until Take, then the
 // connection's.
 type handoff struct {
-	pl    *Pool
-	mu    sync.Mutex
+	pl     *Pool
+	mu     sync.Mutex
 	owner  Notifier // nil while waiting
 	bits   uint32   // events taken while waiting, handed over at Take
 	exited bool     // reaped while waiting (possibly before refill had it)
