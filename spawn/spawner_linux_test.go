@@ -327,7 +327,7 @@ func TestOrphanReaped(t *testing.T) {
 	s := newSpawner(t)
 	c := remoteOf(t, s)
 	n := make(chanNotifier, 16)
-	p, err := s.Start(Spec{Path: lookPath(t, "sh"), Args: []string{"sh", "-c", "cat <&0 >/dev/null 2>&1 & echo $!"}, Env: []string{"PATH=" + os.Getenv("PATH")}}, n)
+	p, err := s.Start(Spec{Path: lookPath(t, "sh"), Args: []string{"sh", "-c", "exec 3<&0; cat <&3 >/dev/null 2>&1 & echo $!"}, Env: []string{"PATH=" + os.Getenv("PATH")}}, n)
 	if err != nil {
 		t.Fatal(err)
 	}
