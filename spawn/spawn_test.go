@@ -181,17 +181,7 @@ func TestLadderSignalsTheGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	buf := make([]byte, 256)
-	await(t, n, p, "grandchild pid", func(uint32) bool {
-		k, _ := p.ReadStdout(buf)
-		out.Write(buf[:k])
-		return strings.Contains(out.String(), "\n")
-	})
-	grandchild, err := strconv.Atoi(strings.TrimSpace(out.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	grandchild := readPid(t, n, p, "grandchild pid")
 	l := Ladder{}
 	var rungs []int
 	start := time.Now()
@@ -252,6 +242,23 @@ func isZombie(pid int) bool {
 	}
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 	return len(f) > 0 && f[0] == "Z"
+}
+
+// readPid reads the first line of p's stdout, a pid the child printed.
+func readPid(t *testing.T, n chanNotifier, p *Process, what string) int {
+	t.Helper()
+	var out bytes.Buffer
+	buf := make([]byte, 64)
+	await(t, n, p, what, func(uint32) bool {
+		k, _ := p.ReadStdout(buf)
+		out.Write(buf[:k])
+		return strings.Contains(out.String(), "\n")
+	})
+	pid, err := strconv.Atoi(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return pid
 }
 
 func countFDs(t *testing.T) int {

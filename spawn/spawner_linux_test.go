@@ -128,17 +128,7 @@ func testKilled(t *testing.T, victim func(*testing.T, *client) int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	buf := make([]byte, 64)
-	await(t, n, parent, "grandchild pid", func(uint32) bool {
-		k, _ := parent.ReadStdout(buf)
-		out.Write(buf[:k])
-		return strings.Contains(out.String(), "\n")
-	})
-	grandchild, err := strconv.Atoi(strings.TrimSpace(out.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	grandchild := readPid(t, n, parent, "grandchild pid")
 
 	old := c.spawnerPid()
 	restarted := c.nextRestart()
@@ -331,17 +321,7 @@ func TestOrphanReaped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	buf := make([]byte, 64)
-	await(t, n, p, "background pid", func(uint32) bool {
-		k, _ := p.ReadStdout(buf)
-		out.Write(buf[:k])
-		return strings.Contains(out.String(), "\n")
-	})
-	orphan, err := strconv.Atoi(strings.TrimSpace(out.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	orphan := readPid(t, n, p, "background pid")
 	if st := reapAll(t, n, p); st.ExitStatus() != 0 {
 		t.Fatalf("status %v", st)
 	}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -171,6 +172,22 @@ func forkerOf(t *testing.T, spawner int) int {
 	return 0
 }
 
+// stopForker opens one working connection (so that the spawner and its
+// forker are up) and stops the forker with SIGSTOP; resume (idempotent)
+// lets it go on.
+func stopForker(t *testing.T, d *daemon) (warm *wsClient, resume func()) {
+	t.Helper()
+	warm = dialWS(t, d.url("/"))
+	warm.sendText(t, "up")
+	warm.expectText(t, "up")
+	fk := forkerOf(t, spawnerOf(t, d.pid(), 0))
+	if err := syscall.Kill(fk, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	return warm, func() { once.Do(func() { _ = syscall.Kill(fk, syscall.SIGCONT) }) }
+}
+
 // TestStalledForkerDoesNotStallTheLoops: starts are asynchronous. With the
 // forker stopped no child can start, yet four upgrades all get their 101
 // before any of them is failed (1011, after the 5 s start timeout); were
@@ -183,19 +200,8 @@ func TestStalledForkerDoesNotStallTheLoops(t *testing.T) {
 		t.Skip("the spawner process is Linux-only")
 	}
 	d := startDaemon(t, "cat")
-	warm := dialWS(t, d.url("/"))
-	warm.sendText(t, "up")
-	warm.expectText(t, "up")
-	fk := forkerOf(t, spawnerOf(t, d.pid(), 0))
-	if err := syscall.Kill(fk, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	stopped := true
-	defer func() {
-		if stopped {
-			_ = syscall.Kill(fk, syscall.SIGCONT)
-		}
-	}()
+	warm, resume := stopForker(t, d)
+	defer resume()
 	// Each connection's first frame is read as soon as it is open, and
 	// when it came is kept.
 	type first struct {
@@ -229,8 +235,7 @@ func TestStalledForkerDoesNotStallTheLoops(t *testing.T) {
 		}
 	}
 	d.waitLog(t, "did not answer within", waitTimeout)
-	_ = syscall.Kill(fk, syscall.SIGCONT)
-	stopped = false
+	resume()
 	c := dialWS(t, d.url("/"))
 	c.sendText(t, "after")
 	c.expectText(t, "after")
@@ -256,13 +261,8 @@ func TestClientGoneWhileStarting(t *testing.T) {
 		t.Skip("the spawner process is Linux-only")
 	}
 	d, m := startMetricsDaemon(t, 0, "cat")
-	warm := dialWS(t, d.url("/"))
-	warm.sendText(t, "up")
-	warm.expectText(t, "up")
-	fk := forkerOf(t, spawnerOf(t, d.pid(), 0))
-	if err := syscall.Kill(fk, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	warm, resume := stopForker(t, d)
+	defer resume()
 	mark := d.logMark()
 	c := dialWS(t, d.url("/"))
 	c.sendText(t, "never read")
@@ -271,14 +271,11 @@ func TestClientGoneWhileStarting(t *testing.T) {
 	deadline := time.Now().Add(waitTimeout)
 	for m.scrape(t)["wsplex_open_connections"] != 1 {
 		if time.Now().After(deadline) {
-			_ = syscall.Kill(fk, syscall.SIGCONT)
 			t.Fatal("the daemon did not see the client go")
 		}
 		time.Sleep(10 * time.Millisecond) // polling the gauge
 	}
-	if err := syscall.Kill(fk, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
+	resume()
 	line := d.waitLogSince(t, mark, "DISCONNECT", waitTimeout)
 	var connect string
 	for _, l := range d.logLines()[mark:] {
