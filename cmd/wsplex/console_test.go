@@ -95,12 +95,30 @@ type browserResult struct {
 // the installed playwright-core.
 func runBrowser(t *testing.T, mode, url, name string) browserResult {
 	t.Helper()
+	var res browserResult
+	shot, stderr := runBrowserScript(t, 60*time.Second, &res, "drive.mjs", mode, url, name)
+	if !res.OK {
+		t.Fatalf("in the browser: %s\nstderr:\n%s", res.Error, stderr)
+	}
+	t.Logf("screenshot: %s", shot)
+	return res
+}
+
+// runBrowserScript runs a script of browserDir with node: args, then the
+// screenshot's path (artifacts/NAME.png, NAME being args' last element).
+// Its stdout, one JSON object, goes into res; it returns the screenshot's
+// path and the script's stderr. The test fails if the script fails, says
+// no JSON, or is still running after limit.
+func runBrowserScript(t *testing.T, limit time.Duration, res any, script string, args ...string) (shot, stderr string) {
+	t.Helper()
 	node, chromium, artifacts := browserTools(t)
-	shot := filepath.Join(artifacts, name+".png")
-	cmd := exec.Command(node, filepath.Join(browserDir, "drive.mjs"), mode, url, shot)
+	name := args[len(args)-1]
+	shot = filepath.Join(artifacts, name+".png")
+	argv := append([]string{filepath.Join(browserDir, script)}, args[:len(args)-1]...)
+	cmd := exec.Command(node, append(argv, shot)...)
 	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -110,23 +128,18 @@ func runBrowser(t *testing.T, mode, url, name string) browserResult {
 	var err error
 	select {
 	case err = <-done:
-	case <-time.After(60 * time.Second):
+	case <-time.After(limit):
 		_ = cmd.Process.Kill()
 		<-done
-		t.Fatalf("drive.mjs %s still running after 60 s; stderr:\n%s", mode, &stderr)
+		t.Fatalf("%s %v still running after %v; stderr:\n%s", script, args, limit, &errb)
+	}
+	if err == nil {
+		err = json.Unmarshal(bytes.TrimSpace(out.Bytes()), res)
 	}
 	if err != nil {
-		t.Fatalf("drive.mjs %s: %v\nstdout:\n%s\nstderr:\n%s", mode, err, &stdout, &stderr)
+		t.Fatalf("%s %v: %v\nstdout:\n%s\nstderr:\n%s", script, args, err, &out, &errb)
 	}
-	var res browserResult
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
-		t.Fatalf("drive.mjs %s: %v\nstdout:\n%s\nstderr:\n%s", mode, err, &stdout, &stderr)
-	}
-	if !res.OK {
-		t.Fatalf("in the browser: %s\nstderr:\n%s", res.Error, &stderr)
-	}
-	t.Logf("screenshot: %s", shot)
-	return res
+	return shot, errb.String()
 }
 
 // TestDevConsoleInBrowser loads the console, connects to an echo program,

@@ -1,11 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,28 +51,7 @@ type termResult struct {
 // artifacts/NAME.png; it skips (fails under CI) as runBrowser does.
 func runTermBrowser(t *testing.T, url, name string) termResult {
 	t.Helper()
-	node, chromium, artifacts := browserTools(t)
-	cmd := exec.Command(node, filepath.Join(browserDir, "term.mjs"), url, filepath.Join(artifacts, name+".png"))
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(90 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("term.mjs still running after 90 s; stderr:\n%s", &stderr)
-	}
 	var res termResult
-	if err != nil || json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res) != nil {
-		t.Fatalf("term.mjs: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
-	}
+	runBrowserScript(t, 90*time.Second, &res, "term.mjs", url, name)
 	return res
 }
