@@ -380,17 +380,7 @@ func TestPTYScaleGoroutinesFlat(t *testing.T) {
 	if fd1-fd0 > 4*n+4 || fd1-fd0 < n {
 		t.Errorf("fds grew by %d for %d terminals, want <= 4 each", fd1-fd0, n)
 	}
-	for _, i := range []int{0, n / 2, n - 1} {
-		if err := ptyEchoOnce(clients[i], "again"); err != nil {
-			t.Errorf("connection %d after all were open: %v", i, err)
-		}
-	}
-	for _, cl := range clients {
-		cl.close()
-	}
-	m.waitGauges(t, 0, 0, 30*time.Second)
-	waitNoPrograms(t, d, 30*time.Second)
-	waitFDsAtMost(t, pid, fd0, 30*time.Second)
+	echoAgainAndClose(t, d, m, clients, ptyEchoOnce, pid, fd0)
 }
 
 // ptyEchoOnce types a line into a terminal running cat and waits for it

@@ -84,13 +84,21 @@ func TestScaleGoroutinesFlat(t *testing.T) {
 		t.Errorf("RSS grew by %d KiB for %d idle connections", rss1-rss0, n)
 	}
 
-	// One more echo on a few of them, after everything is open.
+	echoAgainAndClose(t, d, m, clients, echoOnce, pid, fd0)
+}
+
+// echoAgainAndClose is the end of the scale tests: one more echo on the
+// first, middle and last connection once all are open, then every client
+// closed, and the daemon back to no connections, no children, and at most
+// fd0 fds.
+func echoAgainAndClose(t *testing.T, d *daemon, m *metricsScraper, clients []*wsClient, echo func(*wsClient, string) error, pid, fd0 int) {
+	t.Helper()
+	n := len(clients)
 	for _, i := range []int{0, n / 2, n - 1} {
-		if err := echoOnce(clients[i], "again"); err != nil {
+		if err := echo(clients[i], "again"); err != nil {
 			t.Errorf("connection %d after all were open: %v", i, err)
 		}
 	}
-
 	for _, cl := range clients {
 		cl.close()
 	}
