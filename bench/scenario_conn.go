@@ -250,12 +250,14 @@ func (h *holdConn) OnMessage(c *Conn, op ws.OpCode, data []byte) {
 	}
 	now := c.loop.now
 	h.done = true
-	h.r.NoteReceived()
 	if seq, _, ok := ParseText(data, minTextSize); !ok || seq != 0 {
 		h.r.Corrupt.Add(1)
 	}
 	h.r.Rec("check_echo", c.loop).Record(now, now.Sub(h.sentAt))
+	// Counted before NoteReceived: WaitDrained may return as soon as that
+	// runs, and the check then reads echoes.
 	h.echoes.Add(1)
+	h.r.NoteReceived()
 }
 
 func (h *holdConn) OnClose(c *Conn, err error) { h.closed(c, err) }
