@@ -192,14 +192,31 @@ func exampleBin(t testing.TB, name string) string {
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
+// With extra addresses (e.g. "[::1]"), the port was free on those too.
+func freePort(t testing.TB, also ...string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		free := true
+		for _, a := range also {
+			o, err := net.Listen("tcp", net.JoinHostPort(strings.Trim(a, "[]"), strconv.Itoa(port)))
+			if err != nil {
+				free = false
+				break
+			}
+			o.Close()
+		}
+		l.Close()
+		if free {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("no port free on 127.0.0.1 and %v", also)
+	return 0
 }
 
 // ---------------------------------------------------------------------------
@@ -322,7 +339,7 @@ func startDaemonWith(t testing.TB, opts daemonOptions, args ...string) *daemon {
 	d := &daemon{log: newLineLog(), done: make(chan struct{})}
 	var argv []string
 	if !opts.NoTCP {
-		d.port = freePort(t)
+		d.port = freePort(t, extraAddresses(args)...)
 		d.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(d.port))
 		argv = append(argv, "--port="+strconv.Itoa(d.port), "--address=127.0.0.1")
 	}
@@ -355,13 +372,34 @@ func startDaemonWith(t testing.TB, opts daemonOptions, args ...string) *daemon {
 		}
 	})
 
-	switch {
-	case opts.UnixSocket != "":
+	// Await every listener the daemon was asked for: it listens on them one
+	// after another, so the first accepting says nothing of the others.
+	if opts.UnixSocket != "" {
 		d.awaitListening(t, "unix", opts.UnixSocket)
-	case !opts.NoTCP:
+	}
+	if !opts.NoTCP {
 		d.awaitListening(t, "tcp", d.addr)
+		for _, a := range extraAddresses(args) {
+			d.awaitListening(t, "tcp", net.JoinHostPort(strings.Trim(a, "[]"), strconv.Itoa(d.port)))
+		}
 	}
 	return d
+}
+
+// extraAddresses returns the values of the --address flags in args (the
+// harness's own --address=127.0.0.1 is not among them), up to COMMAND.
+func extraAddresses(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			break
+		}
+		name, val, ok := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if ok && name == "address" {
+			out = append(out, val)
+		}
+	}
+	return out
 }
 
 // awaitListening retries a dial until it succeeds, the daemon exits, or
