@@ -84,9 +84,6 @@ $(BROWSER_STAMP): $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/package.json
 		echo "warning: npm not found: the browser tests will be skipped" >&2; \
 	fi
 
-# xterm.js for the --pty --devconsole terminal page (engine/term.go), pinned by
-# its lock file, copied where go:embed reads it; not committed. `make build`
-# embeds it when present; without it the page is a plain text terminal.
 # xterm.js and its fit addon are vendored in engine/term/ and embedded, so
 # every build has the terminal page without npm. This refreshes them from
 # npm at the versions pinned in engine/term/package-lock.json (npm ci checks
