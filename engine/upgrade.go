@@ -94,7 +94,14 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	}
 	resp, _, err := codec.Upgrade(head, codec.UpgradeOptions{Header: e.wsHeaders()})
 	if err != nil {
-		e.metrics.handshakeFail.WithLabelValues("400").Inc()
+		// Counted under the status answered: 400, 405 (not GET), 426
+		// (wrong Sec-WebSocket-Version) or 505.
+		status := 400
+		var he *codec.HeadError
+		if errors.As(err, &he) {
+			status = he.Status
+		}
+		e.metrics.handshakeFail.WithLabelValues(itoa(status)).Inc()
 		e.log.Log(LevelAccess, "http", &c.fields, "Bad handshake: %v", err)
 		_, _ = c.gc.Discard(-1)
 		_, _ = c.gc.Write(resp)
