@@ -200,7 +200,7 @@ func (e *Engine) httpHeaders() []codec.Header { return e.hdrHTTP }
 func (e *Engine) wsHeaders() []codec.Header { return e.hdrWS }
 
 // parseHeaders turns "Name: value" flags into headers; cmd/wsplex has
-// validated them.
+// validated them (checkHeader: a token name, no CR, LF or other control).
 func parseHeaders(lists ...[]string) []codec.Header {
 	var out []codec.Header
 	for _, l := range lists {

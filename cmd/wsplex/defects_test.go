@@ -4,6 +4,8 @@ package main
 // that showed it.
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -32,5 +34,32 @@ func TestMetricsHandshakeFailureStatus(t *testing.T) {
 		if got := v[`wsplex_handshake_failures_total{status="`+status+`"}`]; got != want {
 			t.Errorf("handshake failures with status %s: %v, want %v", status, got, want)
 		}
+	}
+}
+
+// TestFlagHeaderValidated: a --header, --header-ws or --header-http value
+// that would split a response (CR, LF) or has no valid name is refused at
+// startup, by the real binary, with exit 1 and a message naming the flag.
+func TestFlagHeaderValidated(t *testing.T) {
+	port := "--port=" + strconv.Itoa(freePort(t))
+	for _, tt := range []struct{ arg, want string }{
+		{"--header=X-A: 1\r\nSet-Cookie: evil=1", `Invalid --header "X-A: 1\r\nSet-Cookie: evil=1": the value contains the control character "\r"`},
+		{"--header-ws=X-B: 1\nX-C: 2", `Invalid --header-ws "X-B: 1\nX-C: 2": the value contains the control character "\n"`},
+		{"--header-http=X-D: a\x01b", `Invalid --header-http "X-D: a\x01b": the value contains the control character "\x01"`},
+		{"--header=Bad Name: v", `Invalid --header "Bad Name: v": the header name "Bad Name" may only contain`},
+		{"--header-http=X\r\nInjected: 1", `Invalid --header-http "X\r\nInjected: 1": the header name`},
+		{"--header=: v", `Invalid --header ": v": want "Name: value" with a header name`},
+	} {
+		r := runDaemon(t, port, "--address=127.0.0.1", tt.arg, "cat")
+		if r.ExitCode != 1 || !strings.HasPrefix(r.Stderr, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit 1 and a message starting %q", tt.arg, r.ExitCode, r.Stderr, tt.want)
+		}
+	}
+	// Valid ones still start: a tab in a value, a name with token symbols,
+	// a name with no value, as websocketd takes them.
+	d := startDaemon(t, "--header=X-Tab: a\tb", "--header-http=X-Sym!#$%&'*+.^_`|~: ok", "--header-http=X-Empty", "cat")
+	r := rawRequest(t, d.addr, "GET", "/", "")
+	if r.Header.Get("X-Tab") != "a\tb" || r.Header.Get("X-Sym!#$%&'*+.^_`|~") != "ok" || len(r.Header.Values("X-Empty")) != 1 {
+		t.Errorf("headers %v", r.Header)
 	}
 }
