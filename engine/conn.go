@@ -31,7 +31,8 @@ const (
 )
 
 // conn is one client connection and, once upgraded, its child. Every field
-// is owned by the connection's event-loop goroutine.
+// is owned by the connection's event-loop goroutine; the few methods that
+// run elsewhere (Notify, fire, exec) touch none of them but hand work over.
 type conn struct {
 	e                      *Engine
 	gc                     gnet.Conn // nil once the socket is closed
@@ -113,8 +114,9 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
-// OnTraffic is gnet telling us bytes arrived (or Wake asking us to look
-// at the bytes we left in its buffer).
+// OnTraffic is gnet telling us bytes arrived. Bytes left in gnet's buffer
+// while the input was paused are not announced again: whoever resumes the
+// input (flushStdin, childStarted) reads them with readFrames.
 func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	c, _ := gc.Context().(*conn)
 	if c == nil {

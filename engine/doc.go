@@ -27,8 +27,11 @@
 //   - timers.go: one timer per connection for every deadline it has;
 //   - env.go: the CGI environment of the child.
 //
-// Every method of conn runs on the connection's event-loop goroutine:
-// gnet's callbacks, and the work that spawn's pollers, its start answers
-// and timers hand over with EventLoop.Execute. That single owner is why there are no locks in
-// the data path.
+// Every field of conn is owned by the connection's event-loop goroutine,
+// and every method that touches one runs there: gnet's callbacks, and the
+// work that spawn's pollers, its start answers and timers hand over with
+// EventLoop.Execute (conn.exec). The exceptions only hand work over: Notify
+// runs on a spawn poller, fire on the timer's goroutine, the StartAsync
+// answer on the spawner client's. That single owner is why there are no
+// locks in the data path.
 package engine
