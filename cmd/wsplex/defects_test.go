@@ -4,9 +4,13 @@ package main
 // that showed it.
 
 import (
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // TestMetricsHandshakeFailureStatus: a refused handshake is counted under
@@ -62,4 +66,42 @@ func TestFlagHeaderValidated(t *testing.T) {
 	if r.Header.Get("X-Tab") != "a\tb" || r.Header.Get("X-Sym!#$%&'*+.^_`|~") != "ok" || len(r.Header.Values("X-Empty")) != 1 {
 		t.Errorf("headers %v", r.Header)
 	}
+}
+
+// TestPreforkDiscardedChildReaped: a --prefork child that cannot be used
+// (here: the connection's environment, over 64 KiB with a big --passenv
+// variable, does not fit in its stdin pipe) is killed and must also be
+// reaped, not left a zombie until the daemon exits. The daemon forks
+// directly (WSPLEX_SPAWN=direct): with the spawner process, the spawner
+// reaps every child itself.
+func TestPreforkDiscardedChildReaped(t *testing.T) {
+	skipUnlessWsplex(t, "--prefork is wsplex's")
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	big := strings.Repeat("x", 70<<10)
+	d := startDaemonWith(t, daemonOptions{Env: []string{"WSPLEX_SPAWN=direct", "WSPLEX_TEST_BIG=" + big}},
+		"--prefork=1", "--passenv=PATH,WSPLEX_TEST_BIG", lookPath(t, "cat"))
+	waiting := waitProgram(t, d, waitTimeout) // the preforked cat
+
+	c := dialWS(t, d.url("/"))
+	c.sendText(t, "hi")
+	c.expectText(t, "hi") // served by a cat started for the connection
+
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		st, err := readProcStat(waiting.Pid)
+		if err != nil {
+			break // reaped
+		}
+		if st.PPid != d.pid() {
+			t.Fatalf("pid %d is no longer the daemon's child: %+v", waiting.Pid, st)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the discarded prefork child %d is still there after %v: %+v", waiting.Pid, waitTimeout, st)
+		}
+		time.Sleep(20 * time.Millisecond) // polling /proc
+	}
+	c.sendClose(t, ws.StatusNormalClosure, "")
+	c.readClose(t, waitTimeout)
 }
