@@ -122,7 +122,12 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	e.children.Add(1)
 	c.fdsCharged = childFDs
 	e.fdsHeld.Add(c.fdsCharged)
-	e.startChild(c, spawn.Spec{Path: c.route.script, Args: argv, Env: env})
+	spec := spawn.Spec{Path: c.route.script, Args: argv, Env: env}
+	if e.cfg.ReverseLookup && c.remotePort != "" {
+		c.lookupThenStart(spec) // lookup.go
+		return
+	}
+	e.startChild(c, spec)
 }
 
 // childFDs is what a child costs the daemon in fds (three pipes), charged

@@ -4,6 +4,13 @@ package main
 // that showed it.
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -104,4 +111,116 @@ func TestPreforkDiscardedChildReaped(t *testing.T) {
 	}
 	c.sendClose(t, ws.StatusNormalClosure, "")
 	c.readClose(t, waitTimeout)
+}
+
+// TestReverseLookupDoesNotStallLoop: --reverselookup asks a DNS server that
+// never answers (the test's own, through WSPLEX_DNS) for a client coming
+// from 127.0.0.2. While that lookup is pending, other clients (from
+// 127.0.0.1, which /etc/hosts names) are served, on every event loop,
+// including the stalled client's: the lookup is not done on the loop. The
+// stalled client gets its child once the lookup gives up, with REMOTE_HOST
+// its address, as websocketd does when a lookup fails.
+func TestReverseLookupDoesNotStallLoop(t *testing.T) {
+	skipUnlessWsplex(t, "WSPLEX_DNS is wsplex's")
+	if b, err := os.ReadFile("/etc/hosts"); err != nil || !regexp.MustCompile(`(?m)^127\.0\.0\.1\s+localhost\b`).Match(b) {
+		t.Skip("needs /etc/hosts to name 127.0.0.1 localhost")
+	}
+	dns, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dns.Close() })
+	queried := make(chan struct{}, 1)
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := dns.ReadFrom(buf); err != nil {
+				return
+			}
+			select { // and never answer
+			case queried <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	script := mlScript(t, "host.sh", "#!/bin/sh\necho \"REMOTE_HOST=$REMOTE_HOST\"\nexec cat\n")
+	d := startDaemonWith(t, daemonOptions{Env: []string{"WSPLEX_DNS=" + dns.LocalAddr().String()}}, "--reverselookup", script)
+
+	// The stalled client: its first message says its child has started,
+	// which is after its lookup has ended.
+	nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: waitTimeout}
+	sc, err := nd.Dial("tcp", d.addr)
+	if err != nil {
+		t.Skipf("cannot connect from 127.0.0.2: %v", err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	if _, err := io.WriteString(sc, mlUpgradeRequest("/", d.addr, "")); err != nil {
+		t.Fatal(err)
+	}
+	slow := &wsClient{conn: sc, br: bufio.NewReader(sc)}
+	type first struct {
+		msg string
+		err error
+	}
+	slowFirst := make(chan first, 1)
+	go func() {
+		_ = sc.SetReadDeadline(time.Now().Add(2 * waitTimeout))
+		resp, err := http.ReadResponse(slow.br, nil)
+		if err == nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			err = fmt.Errorf("handshake: HTTP %d", resp.StatusCode)
+		}
+		if err != nil {
+			slowFirst <- first{err: err}
+			return
+		}
+		f, err := slow.readFrame(2 * waitTimeout)
+		slowFirst <- first{string(f.Payload), err}
+	}()
+	select {
+	case <-queried:
+	case <-time.After(waitTimeout):
+		t.Fatalf("no reverse lookup reached the test's DNS server within %v", waitTimeout)
+	}
+
+	// Enough clients, all at once and all kept open, to land on every
+	// loop (gnet enrolls into the loop with the fewest connections), each
+	// served while the lookup is pending.
+	n := 2*runtime.NumCPU() + 2
+	served := make(chan error, n)
+	for i := range n {
+		go func() { served <- greetAndEcho(t, d, "ping "+strconv.Itoa(i)) }()
+	}
+	for range n {
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case f := <-slowFirst:
+			t.Fatalf("the stalled client's child started (%q, %v) before the other clients were served: they waited for its lookup", f.msg, f.err)
+		}
+	}
+	f := <-slowFirst
+	if f.err != nil || f.msg != "REMOTE_HOST=127.0.0.2" {
+		t.Fatalf("stalled client's first message %q, %v; want REMOTE_HOST=127.0.0.2 once the lookup gives up", f.msg, f.err)
+	}
+	_ = sc.SetReadDeadline(time.Time{})
+	slow.sendText(t, "late")
+	slow.expectText(t, "late")
+	d.waitLog(t, "remote:'127.0.0.2'", waitTimeout)
+}
+
+// greetAndEcho connects, expects the greeting of TestReverseLookupDoesNotStallLoop's
+// script and an echo of msg, and leaves the connection open (closed when
+// the test ends). It reports instead of failing: it runs on its own goroutine.
+func greetAndEcho(t *testing.T, d *daemon, msg string) error {
+	c, err := dialWSWith(t, d.url("/"), wsDialOptions{})
+	if err != nil {
+		return err
+	}
+	f, err := c.readFrame(2 * waitTimeout)
+	if err != nil || string(f.Payload) != "REMOTE_HOST=localhost" {
+		return fmt.Errorf("client %q: first message %q, %v; want REMOTE_HOST=localhost", msg, f.Payload, err)
+	}
+	return echoOnce(c, msg)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -312,6 +313,9 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 		cfg.PTY, cfg.Term = true, o.term
 	}
 	cfg.ReverseLookup = o.reverseLookup
+	if addr := os.Getenv("WSPLEX_DNS"); addr != "" && o.reverseLookup {
+		cfg.Resolver = dnsResolver(addr)
+	}
 
 	cfg.MaxForks = o.maxForks
 	cfg.PreFork = max(o.preFork, 0)
@@ -364,6 +368,20 @@ func isTokenChar(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// dnsResolver asks the DNS server at addr (HOST:PORT, from WSPLEX_DNS)
+// instead of the system's. It is not a flag: it exists so that tests can
+// give --reverselookup a resolver of their own, for instance one that
+// never answers.
+func dnsResolver(addr string) *net.Resolver {
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}
 }
 
 func isDir(path string) bool {
