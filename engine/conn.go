@@ -82,7 +82,12 @@ type conn struct {
 }
 
 // exec runs f on c's event loop. It is how pollers and timers hand work
-// to the connection's owner.
+// to the connection's owner. Once the daemon is stopping gnet's loops
+// (shutdown, after the drain), Execute fails, or takes a task the exiting
+// loop never runs: f is lost. Nothing of the connection is lost with it:
+// the shutdown sweep (sweep.go) kills, reaps and releases every child still
+// held once the loops are gone, and a child that has no connection yet
+// goes through handChild instead.
 func (c *conn) exec(f func(*conn)) {
 	_ = c.loop.Execute(context.Background(), task{c, f})
 }

@@ -10,10 +10,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -223,4 +226,92 @@ func greetAndEcho(t *testing.T, d *daemon, msg string) error {
 		return fmt.Errorf("client %q: first message %q, %v; want REMOTE_HOST=localhost", msg, f.Payload, err)
 	}
 	return echoOnce(c, msg)
+}
+
+// TestShutdownUnderLoadLeavesNoChild: SIGTERM while clients keep
+// connecting and children keep starting, children that ignore SIGINT,
+// SIGTERM and the end of their input: when the daemon has exited, none of
+// them runs and none is a zombie (PID 1 here reaps nothing, so a child the
+// daemon left unreaped would stay one). Both ways of starting children.
+func TestShutdownUnderLoadLeavesNoChild(t *testing.T) {
+	skipUnlessWsplex(t, "WSPLEX_SPAWN is wsplex's")
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	for _, mode := range []string{"spawner", "direct"} {
+		t.Run(mode, func(t *testing.T) {
+			// The children run a copy of sleep under a name of their own,
+			// which /proc/PID/comm shows even for a zombie.
+			dir := t.TempDir()
+			comm := "slp" + strconv.Itoa(os.Getpid()%100000) + mode[:1]
+			if err := os.Symlink(lookPath(t, "sleep"), filepath.Join(dir, comm)); err != nil {
+				t.Fatal(err)
+			}
+			script := mlScript(t, "stubborn.sh", "#!/bin/sh\ntrap '' INT TERM HUP\necho up\nexec "+filepath.Join(dir, comm)+" 1000\n")
+			t.Cleanup(func() { killByComm(comm) })
+			d := startDaemonWith(t, daemonOptions{Env: []string{"WSPLEX_SPAWN=" + mode}}, "--maxforks=0", script)
+
+			const clients = 40
+			up := make(chan struct{}, clients)
+			var wg sync.WaitGroup
+			defer wg.Wait() // the clients' goroutines end with the daemon's sockets
+			for range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := dialWSWith(t, d.url("/"), wsDialOptions{})
+					if err != nil {
+						return // refused once the daemon stops accepting
+					}
+					if f, err := c.readFrame(waitTimeout); err == nil && string(f.Payload) == "up" {
+						up <- struct{}{}
+					}
+				}()
+			}
+			for range clients / 2 {
+				select {
+				case <-up:
+				case <-time.After(waitTimeout):
+					t.Fatalf("fewer than %d of %d clients served within %v", clients/2, clients, waitTimeout)
+				}
+			}
+			if code := d.stop(t); code != 0 {
+				t.Fatalf("daemon exit %d, want 0", code)
+			}
+			deadline := time.Now().Add(waitTimeout)
+			for {
+				left := procsByComm(comm)
+				if len(left) == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d children left after the daemon exited, e.g. %+v", len(left), left[0])
+				}
+				time.Sleep(20 * time.Millisecond) // polling /proc
+			}
+		})
+	}
+}
+
+// procsByComm lists the processes, zombies included, named comm.
+func procsByComm(comm string) []procStat {
+	ents, _ := os.ReadDir("/proc")
+	var out []procStat
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := readProcStat(pid); err == nil && st.Comm == comm {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// killByComm kills what a failed test left running under the name comm.
+func killByComm(comm string) {
+	for _, st := range procsByComm(comm) {
+		_ = syscall.Kill(st.Pid, syscall.SIGKILL)
+	}
 }
