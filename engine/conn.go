@@ -32,7 +32,8 @@ const (
 
 // conn is one client connection and, once upgraded, its child. Every field
 // is owned by the connection's event-loop goroutine; the few methods that
-// run elsewhere (Notify, fire, exec) touch none of them but hand work over.
+// run elsewhere (Notify, fire, exec) touch none of them but hand work over
+// (and the shutdown sweep takes them once the loops are gone).
 type conn struct {
 	e                      *Engine
 	gc                     gnet.Conn // nil once the socket is closed
