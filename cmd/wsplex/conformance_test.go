@@ -100,7 +100,7 @@ func TestStaticNotFoundLogged(t *testing.T) {
 // child's stderr lines as JSON and the daemon still logs each of them, the
 // same line as without the flag (the unterminated last one too).
 func TestStderrLoggedWithPassStderr(t *testing.T) {
-	script := mlScript(t, "err.sh", "#!/bin/sh\necho 'first complaint' >&2\necho out\nprintf 'last words' >&2\n")
+	script := writeScript(t, "err.sh", "#!/bin/sh\necho 'first complaint' >&2\necho out\nprintf 'last words' >&2\n")
 	logged := map[bool][]string{}
 	for _, pass := range []bool{false, true} {
 		args := []string{script}
@@ -109,8 +109,8 @@ func TestStderrLoggedWithPassStderr(t *testing.T) {
 		}
 		d := startDaemon(t, args...)
 		c := dialWS(t, d.url("/"))
-		msgs, code, _ := mlReadUntilClose(t, c, waitTimeout)
-		texts := strings.Join(mlTexts(t, msgs), "\n")
+		msgs, code, _ := readUntilClose(t, c, waitTimeout)
+		texts := strings.Join(texts(t, msgs), "\n")
 		if pass && !strings.Contains(texts, `{"stream":"stderr","data":"first complaint"}`) {
 			t.Errorf("--passstderr: client got %q, want the stderr line as JSON", texts)
 		}

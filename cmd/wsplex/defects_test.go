@@ -146,7 +146,7 @@ func TestReverseLookupDoesNotStallLoop(t *testing.T) {
 			}
 		}
 	}()
-	script := mlScript(t, "host.sh", "#!/bin/sh\necho \"REMOTE_HOST=$REMOTE_HOST\"\nexec cat\n")
+	script := writeScript(t, "host.sh", "#!/bin/sh\necho \"REMOTE_HOST=$REMOTE_HOST\"\nexec cat\n")
 	d := startDaemonWith(t, daemonOptions{Env: []string{"WSPLEX_DNS=" + dns.LocalAddr().String()}}, "--reverselookup", script)
 
 	// The stalled client: its first message says its child has started,
@@ -157,7 +157,7 @@ func TestReverseLookupDoesNotStallLoop(t *testing.T) {
 		t.Skipf("cannot connect from 127.0.0.2: %v", err)
 	}
 	t.Cleanup(func() { sc.Close() })
-	if _, err := io.WriteString(sc, mlUpgradeRequest("/", d.addr, "")); err != nil {
+	if _, err := io.WriteString(sc, upgradeRequest("/", d.addr, "")); err != nil {
 		t.Fatal(err)
 	}
 	slow := &wsClient{conn: sc, br: bufio.NewReader(sc)}
@@ -247,7 +247,7 @@ func TestShutdownUnderLoadLeavesNoChild(t *testing.T) {
 			if err := os.Symlink(lookPath(t, "sleep"), filepath.Join(dir, comm)); err != nil {
 				t.Fatal(err)
 			}
-			script := mlScript(t, "stubborn.sh", "#!/bin/sh\ntrap '' INT TERM HUP\necho up\nexec "+filepath.Join(dir, comm)+" 1000\n")
+			script := writeScript(t, "stubborn.sh", "#!/bin/sh\ntrap '' INT TERM HUP\necho up\nexec "+filepath.Join(dir, comm)+" 1000\n")
 			t.Cleanup(func() { killByComm(comm) })
 			d := startDaemonWith(t, daemonOptions{Env: []string{"WSPLEX_SPAWN=" + mode}}, "--maxforks=0", script)
 
