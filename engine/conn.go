@@ -57,7 +57,8 @@ type conn struct {
 	outPaused  bool   // not reading the child's output: the client is behind
 	outEOF     bool
 	errEOF     bool
-	finished   bool // child reaped and its output delivered
+	finished   bool  // child reaped and its output delivered
+	dropped    int64 // output bytes dropped: after our close frame, or the socket gone
 	ladder     spawn.Ladder
 	fdsCharged int64 // fds counted in Engine.fdsHeld for this child
 	laddering  bool

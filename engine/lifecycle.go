@@ -59,6 +59,9 @@ func (c *conn) finishChild() {
 	c.stdinPend = nil
 	code, reason := exitClose(status)
 	c.e.log.Log(LevelDebug, "process", &c.fields, "Process %s", reason)
+	if c.dropped > 0 {
+		c.e.log.Log(LevelDebug, "process", &c.fields, "Dropped %d bytes of output written after the connection began closing", c.dropped)
+	}
 	if c.gc != nil && c.state == stOpen {
 		c.sendClose(code, reason)
 	}

@@ -37,6 +37,10 @@ type batch struct {
 var batches = sync.Pool{New: func() any { return &batch{hdr: make([][14]byte, 0, maxIOV/2), iov: make([][]byte, 0, maxIOV)} }}
 
 func (c *conn) add(b *batch, fin bool, op ws.OpCode, payload []byte) {
+	if c.closeSent || c.gc == nil {
+		c.dropOutput(len(payload)) // nothing after our close frame (doc.go)
+		return
+	}
 	if len(b.iov)+2 > maxIOV {
 		c.flush(b)
 	}
@@ -54,7 +58,7 @@ func (c *conn) add(b *batch, fin bool, op ws.OpCode, payload []byte) {
 }
 
 func (c *conn) flush(b *batch) {
-	if c.gc != nil && len(b.iov) > 0 {
+	if c.gc != nil && !c.closeSent && len(b.iov) > 0 {
 		_, _ = c.gc.Writev(b.iov)
 	}
 	clear(b.iov)
@@ -132,10 +136,11 @@ func (c *conn) endOfStream(err error) bool {
 }
 
 // outPausedNow checks the client's backlog and pauses the child's output
-// when it is over --outbuffer. A vanished client never pauses anything:
-// the output is drained and dropped while the ladder runs.
+// when it is over --outbuffer. A vanished client, or one our close frame
+// has gone to, never pauses anything: the output is drained and dropped
+// while the ladder runs.
 func (c *conn) outPausedNow() bool {
-	if c.gc == nil {
+	if c.gc == nil || c.closeSent {
 		return false
 	}
 	if c.outPaused {
@@ -158,7 +163,7 @@ func (c *conn) resumeCheck() {
 	if !c.outPaused {
 		return
 	}
-	if c.gc != nil && c.gc.OutboundBuffered() > c.e.cfg.OutBuffer/2 {
+	if c.gc != nil && !c.closeSent && c.gc.OutboundBuffered() > c.e.cfg.OutBuffer/2 {
 		if c.flowWait *= 2; c.flowWait > maxFlowWait {
 			c.flowWait = maxFlowWait
 		}
@@ -177,8 +182,8 @@ const (
 
 func (c *conn) fromStdout(b *batch, data []byte) {
 	switch {
-	case c.gc == nil:
-		// client gone: drop
+	case c.gc == nil || c.closeSent:
+		c.dropOutput(len(data))
 	case c.e.cfg.Binary || c.e.cfg.PTY:
 		c.add(b, true, ws.OpBinary, data)
 	case c.e.cfg.PassStderr:
@@ -189,10 +194,12 @@ func (c *conn) fromStdout(b *batch, data []byte) {
 }
 
 func (c *conn) fromStderr(b *batch, data []byte) {
-	if c.e.cfg.PassStderr && c.gc != nil {
+	if c.e.cfg.PassStderr && c.gc != nil && !c.closeSent {
 		c.errLine = c.jsonLines(b, "stderr", c.errLine, data)
 		return
 	}
+	// Without --passstderr, and once the client can no longer be sent
+	// anything, stderr is logged.
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
@@ -212,6 +219,13 @@ func (c *conn) fromStderr(b *batch, data []byte) {
 		}
 		data = data[i+1:]
 	}
+}
+
+// dropOutput counts child output that is not sent: it came after our
+// close frame, or after the socket closed.
+func (c *conn) dropOutput(n int) {
+	c.dropped += int64(n)
+	c.e.metrics.dropped.Add(float64(n))
 }
 
 func (c *conn) logStderr(line []byte) {
