@@ -172,6 +172,13 @@ func (c *conn) childStarted(p *spawn.Process, err error) {
 		c.maybeRelease()
 		return
 	}
+	if c.state != stOpen {
+		// Closing already (a protocol error or --inbuffer while the child
+		// started, or shutdown): the child gets the client-gone ladder.
+		c.clientGone()
+		c.onChild()
+		return
+	}
 	if e.cfg.PingInterval > 0 {
 		now := time.Now()
 		c.dl.ping = now.Add(e.cfg.PingInterval)
