@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
 	"sync"
 	"time"
@@ -200,24 +199,40 @@ func (c *conn) fromStderr(b *batch, data []byte) {
 	}
 	// Without --passstderr, and once the client can no longer be sent
 	// anything, stderr is logged.
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			c.errLine = append(c.errLine, data...)
-			if len(c.errLine) >= maxLogLine {
-				c.logStderr(c.errLine)
-				c.errLine = c.errLine[:0]
-			}
-			return
+	c.errLine = cutLines(c.errLine, data, func(line []byte, _ bool) { c.logStderr(line) })
+	if len(c.errLine) >= maxLogLine {
+		c.logStderr(c.errLine)
+		c.errLine = c.errLine[:0]
+	}
+}
+
+// cutLines hands fn every complete line of data, without its "\n" or
+// "\r\n"; the first one is joined to pend, the unterminated end of earlier
+// reads. What follows the last newline is appended to pend, which is
+// returned. A joined line lives in pend's buffer, reused as soon as fn
+// returns, so fn must be done with it by then (joined says so: flush what
+// refers to it); the other lines alias data. The one line splitter of the
+// child's output: text messages, --passstderr JSON, stderr to the log.
+func cutLines(pend, data []byte, fn func(line []byte, joined bool)) []byte {
+	for {
+		line, rest, ok := codec.CutLine(data)
+		if !ok {
+			return append(pend, data...)
 		}
-		if len(c.errLine) > 0 {
-			c.errLine = append(c.errLine, data[:i]...)
-			c.logStderr(trimCR(c.errLine))
-			c.errLine = nil
+		if len(pend) == 0 {
+			fn(line, false)
 		} else {
-			c.logStderr(trimCR(data[:i]))
+			// The terminator may straddle the reads ("\r" then "\n"), so the
+			// line is joined before its "\r" is trimmed.
+			pend = append(pend, data[:len(data)-len(rest)-1]...)
+			fn(trimCR(pend), true)
+			if cap(pend) > 4<<10 {
+				pend = nil // a rare long line does not pin its buffer
+			} else {
+				pend = pend[:0]
+			}
 		}
-		data = data[i+1:]
+		data = rest
 	}
 }
 
@@ -237,27 +252,14 @@ func (c *conn) logStderr(line []byte) {
 // fragmented message, so a child that never writes a newline costs bounded
 // memory and still reaches the client.
 func (c *conn) textLines(b *batch, data []byte) {
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			c.outLine = append(c.outLine, data...)
-			if len(c.outLine) >= fragmentAt {
-				c.sendFragment(b)
-			}
-			return
-		}
-		if len(c.outLine) > 0 || c.fragmented {
-			c.outLine = append(c.outLine, data[:i]...)
-			c.emitText(b, trimCR(c.outLine), true)
+	c.outLine = cutLines(c.outLine, data, func(line []byte, joined bool) {
+		c.emitText(b, line, true)
+		if joined {
 			c.flush(b)
-			c.outLine = c.outLine[:0]
-			if cap(c.outLine) > 4<<10 {
-				c.outLine = nil
-			}
-		} else {
-			c.emitText(b, trimCR(data[:i]), true)
 		}
-		data = data[i+1:]
+	})
+	if len(c.outLine) >= fragmentAt {
+		c.sendFragment(b)
 	}
 }
 
@@ -295,24 +297,10 @@ func (c *conn) emitText(b *batch, line []byte, fin bool) {
 // text message. Lines are sent as they complete, so the client sees them in
 // the order the poller saw them.
 func (c *conn) jsonLines(b *batch, stream string, pend, data []byte) []byte {
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			pend = append(pend, data...)
-			if len(pend) >= maxJSONLine {
-				c.sendJSON(b, stream, pend)
-				pend = pend[:0]
-			}
-			return pend
-		}
-		if len(pend) > 0 {
-			pend = append(pend, data[:i]...)
-			c.sendJSON(b, stream, trimCR(pend))
-			pend = nil
-		} else {
-			c.sendJSON(b, stream, trimCR(data[:i]))
-		}
-		data = data[i+1:]
+	pend = cutLines(pend, data, func(line []byte, _ bool) { c.sendJSON(b, stream, line) })
+	if len(pend) >= maxJSONLine {
+		c.sendJSON(b, stream, pend)
+		pend = pend[:0]
 	}
 	return pend
 }
