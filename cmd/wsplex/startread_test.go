@@ -33,9 +33,9 @@ func TestInBufferWhileStarting(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the spawner process is Linux-only")
 	}
-	big := strings.Repeat("b", 32<<10)
+	big := strings.Repeat("b", 64<<10)
 	args := []string{"--inbuffer=1"}
-	for range 3 {
+	for range 4 {
 		args = append(args, "--header-ws=X-Big: "+big)
 	}
 	d := startDaemon(t, append(args, "cat")...)
@@ -48,7 +48,7 @@ func TestInBufferWhileStarting(t *testing.T) {
 			// A small window and a small MSS keep the daemon's send buffer
 			// small (Linux sizes it from the MSS), so the 101 is queued.
 			serr = errors.Join(syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096),
-				syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 536))
+				syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 128))
 		})
 		if err != nil {
 			return err
@@ -69,8 +69,8 @@ func TestInBufferWhileStarting(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read the 101: %v", err)
 	}
-	if resp.StatusCode != http.StatusSwitchingProtocols || len(resp.Header.Values("X-Big")) != 3 {
-		t.Fatalf("HTTP %d with %d X-Big headers, want 101 with 3", resp.StatusCode, len(resp.Header.Values("X-Big")))
+	if resp.StatusCode != http.StatusSwitchingProtocols || len(resp.Header.Values("X-Big")) != 4 {
+		t.Fatalf("HTTP %d with %d X-Big headers, want 101 with 4", resp.StatusCode, len(resp.Header.Values("X-Big")))
 	}
 	// More than --inbuffer, in one write, while the child is starting. The
 	// write may block once the daemon pauses reads again: it is not waited for.
