@@ -42,15 +42,15 @@ func TestCloseNothingAfterClose(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			d := startDaemon(t, append(m.args, lookPath(t, "cat"))...)
-			closeFrame := mlFrame(true, 0, 0x8, true, mlCloseBody(1000, ""))
+			closeFrame := rawFrame(true, 0, 0x8, true, closeBody(1000, ""))
 			cases := []struct {
 				name   string
 				frames []byte
 				want   ws.StatusCode
 			}{
-				{"message then close", cat(mlFrame(true, 0, m.op, true, []byte("Hello World")), closeFrame), ws.StatusNormalClosure},
-				{"fragment then close", cat(mlFrame(false, 0, m.op, true, []byte("fragment1")), closeFrame), ws.StatusNormalClosure},
-				{"fragment then new message", cat(mlFrame(false, 0, m.op, true, []byte("fragment1")), mlFrame(true, 0, m.op, true, []byte("x"))), ws.StatusProtocolError},
+				{"message then close", cat(rawFrame(true, 0, m.op, true, []byte("Hello World")), closeFrame), ws.StatusNormalClosure},
+				{"fragment then close", cat(rawFrame(false, 0, m.op, true, []byte("fragment1")), closeFrame), ws.StatusNormalClosure},
+				{"fragment then new message", cat(rawFrame(false, 0, m.op, true, []byte("fragment1")), rawFrame(true, 0, m.op, true, []byte("x"))), ws.StatusProtocolError},
 			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
@@ -110,7 +110,7 @@ func closeOrderRound(d *daemon, frames []byte, want ws.StatusCode) error {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(waitTimeout))
-	if _, err := conn.Write([]byte(mlUpgradeRequest("/", d.addr, ""))); err != nil {
+	if _, err := conn.Write([]byte(upgradeRequest("/", d.addr, ""))); err != nil {
 		return fmt.Errorf("write the handshake: %v", err)
 	}
 	br := bufio.NewReader(conn)

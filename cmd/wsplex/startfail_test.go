@@ -62,7 +62,7 @@ func TestStartFailureDir(t *testing.T) {
 // the daemon started fails per connection the same way.
 func TestStartFailureCommand(t *testing.T) {
 	skipUnlessWsplex(t, "the close frame and reasons of a failed start")
-	script := mlScript(t, "x.sh", "#!/bin/sh\necho hi\n")
+	script := writeScript(t, "x.sh", "#!/bin/sh\necho hi\n")
 	d := startDaemon(t, script)
 	if err := os.Chmod(script, 0o644); err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestStartFailureCommand(t *testing.T) {
 // use), naming the interpreter.
 func TestStartFailureAtStartup(t *testing.T) {
 	skipUnlessWsplex(t, "websocketd starts and fails every connection")
-	script := mlScript(t, "x.py", "#!/nonexistent/python\nprint('hi')\n")
+	script := writeScript(t, "x.py", "#!/nonexistent/python\nprint('hi')\n")
 	r := runDaemon(t, "--port="+strconv.Itoa(freePort(t)), script)
 	want := "interpreter /nonexistent/python (from the #! line of x.py) not found"
 	if r.ExitCode != 1 || !strings.Contains(r.Stderr, want) {

@@ -61,7 +61,7 @@ func TestInBufferWhileStarting(t *testing.T) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(waitTimeout))
-	if _, err := conn.Write([]byte(mlUpgradeRequest("/", d.addr, ""))); err != nil {
+	if _, err := conn.Write([]byte(upgradeRequest("/", d.addr, ""))); err != nil {
 		t.Fatal(err)
 	}
 	br := bufio.NewReaderSize(conn, 4096)
@@ -75,7 +75,7 @@ func TestInBufferWhileStarting(t *testing.T) {
 	// More than --inbuffer, in one write, while the child is starting. The
 	// write may block once the daemon pauses reads again: it is not waited for.
 	payload := bytes.Repeat([]byte("x"), 1<<20)
-	go func() { _, _ = conn.Write(mlFrame(true, 0, 0x1, true, payload)) }()
+	go func() { _, _ = conn.Write(rawFrame(true, 0, 0x1, true, payload)) }()
 	c := &wsClient{conn: conn, br: br}
 	code, reason := c.readClose(t, waitTimeout)
 	if code != ws.StatusPolicyViolation {
