@@ -59,7 +59,8 @@ type conn struct {
 	outPaused  bool   // not reading the child's output: the client is behind
 	outEOF     bool
 	errEOF     bool
-	finished   bool // child reaped and its output delivered
+	finished   bool  // child reaped and its output delivered, or never started
+	dropped    int64 // output bytes dropped: after our close frame, or the socket gone
 	ladder     spawn.Ladder
 	fdsCharged int64 // fds counted in Engine.fdsHeld for this child
 	laddering  bool
@@ -71,12 +72,13 @@ type conn struct {
 	inputDone bool   // the client's close frame or a protocol error: read nothing more
 	errClose  bool   // closing because the client broke the protocol
 
-	closeSent    bool
-	closeRecv    bool
-	flowWait     time.Duration
-	flushedAt    time.Time // when the closing socket's queue emptied
-	progressAt   time.Time // when the closing socket's queue last shrank
-	lastProgress int       // OutboundBuffered at the last linger check
+	closeSent        bool
+	disconnectLogged bool
+	closeRecv        bool
+	flowWait         time.Duration
+	flushedAt        time.Time // when the closing socket's queue emptied
+	progressAt       time.Time // when the closing socket's queue last shrank
+	lastProgress     int       // OutboundBuffered at the last linger check
 
 	timer *time.Timer
 	dl    deadlines

@@ -30,6 +30,22 @@
 //   - env.go, lookup.go: the CGI environment of the child, and
 //     --reverselookup's query, made off the loop.
 //
+// # Nothing after the close frame
+//
+// RFC 6455 5.5.1: an endpoint that has sent a close frame sends no more
+// data frames. The child's output may arrive at any moment, so wsplex's
+// policy is: the close frame goes out at once (the answer to the client's
+// close frame, or ours on a protocol error, an --inbuffer overflow, a ping
+// timeout or shutdown), and from then on whatever the child writes is read
+// and dropped, in every mode (text, --binary, --passstderr, --pty). It is
+// drained rather than left in the pipe so that a child blocked writing can
+// still exit on the termination ladder, and it is counted: the metric
+// wsplex_dropped_output_bytes_total, and a debug line when the child ends.
+// Its stderr is logged as it would be without --passstderr. Output written
+// before the close frame goes out ahead of it, in order; a child that exits
+// first has its last partial line sent, then the close frame with its exit
+// status. The one choke point is conn.add (outbound.go).
+//
 // Every field of conn is owned by the connection's event-loop goroutine,
 // and every method that touches one runs there: gnet's callbacks, and the
 // work that spawn's pollers, its start answers and timers hand over with

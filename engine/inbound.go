@@ -21,7 +21,17 @@ var newline = []byte{'\n'}
 // reads on the socket are paused, and TCP flow control slows the client.
 func (c *conn) readFrames() {
 	gc := c.gc
-	if gc == nil || c.starting {
+	if gc == nil {
+		return
+	}
+	if c.starting {
+		// Frames wait in gnet's buffer until childStarted. gnet may have
+		// turned reading back on (see below): take it out again, and what
+		// it read is bounded by --inbuffer as it is once the child runs.
+		if c.inPaused {
+			_ = c.pauseRead()
+		}
+		c.checkInBuffer()
 		return
 	}
 	if c.inputDone {
@@ -55,6 +65,12 @@ func (c *conn) readFrames() {
 		// block or drain): take it out again.
 		_ = c.pauseRead()
 	}
+	c.checkInBuffer()
+}
+
+// checkInBuffer closes with 1008 a client that has sent more than
+// --inbuffer bytes its child has not taken.
+func (c *conn) checkInBuffer() {
 	if c.gc != nil && c.gc.InboundBuffered() > c.e.cfg.InBuffer {
 		c.e.log.Log(LevelError, "websocket", &c.fields, "Client sent %d bytes its program has not read (limit %d): closing with 1008", c.gc.InboundBuffered(), c.e.cfg.InBuffer)
 		_, _ = c.gc.Discard(-1)

@@ -58,11 +58,27 @@ func (c *conn) finishChild() {
 	p.Release()
 	c.stdinPend = nil
 	code, reason := exitClose(status)
+	c.fields.Status = reason
 	c.e.log.Log(LevelDebug, "process", &c.fields, "Process %s", reason)
+	if c.dropped > 0 {
+		c.e.log.Log(LevelDebug, "process", &c.fields, "Dropped %d bytes of output written after the connection began closing", c.dropped)
+	}
 	if c.gc != nil && c.state == stOpen {
 		c.sendClose(code, reason)
 	}
+	c.logDisconnect()
 	c.maybeRelease()
+}
+
+// logDisconnect writes the DISCONNECT access line once the socket is closed
+// and the child has ended (or never started), so that the line carries
+// how it ended. websocketd, too, logs it after its child is gone.
+func (c *conn) logDisconnect() {
+	if c.disconnectLogged || !c.upgraded || c.starting || c.state != stGone || !c.finished {
+		return
+	}
+	c.disconnectLogged = true
+	c.e.log.Log(LevelAccess, "session", &c.fields, "DISCONNECT")
 }
 
 // exitClose maps an exit status to the close frame wsplex sends: 1000 for
@@ -204,9 +220,7 @@ func (c *conn) socketGone() {
 	c.outPaused = false
 	c.e.conns.Add(-1)
 	c.e.metrics.conns.Dec()
-	if c.upgraded && !c.starting {
-		c.e.log.Log(LevelAccess, "session", &c.fields, "DISCONNECT") // else childStarted logs it
-	}
+	c.logDisconnect() // else finishChild or childStarted does
 	c.clientGone()
 	if c.proc != nil && !c.finished {
 		c.pumpOutput() // unpaused: drain what the child wrote meanwhile

@@ -23,6 +23,7 @@ type Fields struct {
 	Command   string // program run for this connection
 	Origin    string // parsed Origin header
 	PID       int    // child process id, once started
+	Status    string // how the child ended ("exit status 0"), for DISCONNECT
 	CGIScript string // script path of a --cgidir request
 }
 
@@ -47,6 +48,9 @@ func (f *Fields) appendTo(b []byte) []byte {
 		b = strconv.AppendInt(b, int64(f.PID), 10)
 		b = append(b, '\'')
 	}
+	// Not one of websocketd's keys: the child's end, which websocketd logs
+	// only at debug level, is worth a field on the access line.
+	b = appendKV(b, start, "status", f.Status)
 	return appendKV(b, start, "cgiscript", f.CGIScript)
 }
 

@@ -21,6 +21,7 @@ type metrics struct {
 	msgsIn, msgsOut       prometheus.Counter
 	bytesIn, bytesOut     prometheus.Counter
 	spawnFail             prometheus.Counter
+	dropped               prometheus.Counter
 	handshakeFail, closes *prometheus.CounterVec
 	protocolErr, refused  *prometheus.CounterVec
 
@@ -52,6 +53,7 @@ func newMetrics(e *Engine) (*metrics, error) {
 	m.msgsOut = counter("messages_sent_total", "WebSocket messages sent to clients.")
 	m.bytesIn = counter("received_bytes_total", "Message payload bytes received from clients and forwarded to children.")
 	m.bytesOut = counter("sent_bytes_total", "Message payload bytes sent to clients.")
+	m.dropped = counter("dropped_output_bytes_total", "Bytes of child output not sent because the connection was closing (our close frame was out) or gone.")
 	m.spawnFail = counter("spawn_failures_total", "Children that could not be started.")
 	m.handshakeFail = vec("handshake_failures_total", "Requests refused before or during the WebSocket handshake, by HTTP status.", "status")
 	m.closes = vec("closes_total", "Close frames sent, by close code.", "code")

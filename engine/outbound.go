@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
 	"sync"
 	"time"
@@ -37,6 +36,10 @@ type batch struct {
 var batches = sync.Pool{New: func() any { return &batch{hdr: make([][14]byte, 0, maxIOV/2), iov: make([][]byte, 0, maxIOV)} }}
 
 func (c *conn) add(b *batch, fin bool, op ws.OpCode, payload []byte) {
+	if c.closeSent || c.gc == nil {
+		c.dropOutput(len(payload)) // nothing after our close frame (doc.go)
+		return
+	}
 	if len(b.iov)+2 > maxIOV {
 		c.flush(b)
 	}
@@ -54,7 +57,7 @@ func (c *conn) add(b *batch, fin bool, op ws.OpCode, payload []byte) {
 }
 
 func (c *conn) flush(b *batch) {
-	if c.gc != nil && len(b.iov) > 0 {
+	if c.gc != nil && !c.closeSent && len(b.iov) > 0 {
 		_, _ = c.gc.Writev(b.iov)
 	}
 	clear(b.iov)
@@ -132,10 +135,11 @@ func (c *conn) endOfStream(err error) bool {
 }
 
 // outPausedNow checks the client's backlog and pauses the child's output
-// when it is over --outbuffer. A vanished client never pauses anything:
-// the output is drained and dropped while the ladder runs.
+// when it is over --outbuffer. A vanished client, or one our close frame
+// has gone to, never pauses anything: the output is drained and dropped
+// while the ladder runs.
 func (c *conn) outPausedNow() bool {
-	if c.gc == nil {
+	if c.gc == nil || c.closeSent {
 		return false
 	}
 	if c.outPaused {
@@ -158,7 +162,7 @@ func (c *conn) resumeCheck() {
 	if !c.outPaused {
 		return
 	}
-	if c.gc != nil && c.gc.OutboundBuffered() > c.e.cfg.OutBuffer/2 {
+	if c.gc != nil && !c.closeSent && c.gc.OutboundBuffered() > c.e.cfg.OutBuffer/2 {
 		if c.flowWait *= 2; c.flowWait > maxFlowWait {
 			c.flowWait = maxFlowWait
 		}
@@ -177,8 +181,8 @@ const (
 
 func (c *conn) fromStdout(b *batch, data []byte) {
 	switch {
-	case c.gc == nil:
-		// client gone: drop
+	case c.gc == nil || c.closeSent:
+		c.dropOutput(len(data))
 	case c.e.cfg.Binary || c.e.cfg.PTY:
 		c.add(b, true, ws.OpBinary, data)
 	case c.e.cfg.PassStderr:
@@ -189,29 +193,54 @@ func (c *conn) fromStdout(b *batch, data []byte) {
 }
 
 func (c *conn) fromStderr(b *batch, data []byte) {
-	if c.e.cfg.PassStderr && c.gc != nil {
+	if c.e.cfg.PassStderr && c.gc != nil && !c.closeSent {
 		c.errLine = c.jsonLines(b, "stderr", c.errLine, data)
 		return
 	}
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			c.errLine = append(c.errLine, data...)
-			if len(c.errLine) >= maxLogLine {
-				c.logStderr(c.errLine)
-				c.errLine = c.errLine[:0]
-			}
-			return
-		}
-		if len(c.errLine) > 0 {
-			c.errLine = append(c.errLine, data[:i]...)
-			c.logStderr(trimCR(c.errLine))
-			c.errLine = nil
-		} else {
-			c.logStderr(trimCR(data[:i]))
-		}
-		data = data[i+1:]
+	// Without --passstderr, and once the client can no longer be sent
+	// anything, stderr is logged.
+	c.errLine = cutLines(c.errLine, data, func(line []byte, _ bool) { c.logStderr(line) })
+	if len(c.errLine) >= maxLogLine {
+		c.logStderr(c.errLine)
+		c.errLine = c.errLine[:0]
 	}
+}
+
+// cutLines hands fn every complete line of data, without its "\n" or
+// "\r\n"; the first one is joined to pend, the unterminated end of earlier
+// reads. What follows the last newline is appended to pend, which is
+// returned. A joined line lives in pend's buffer, reused as soon as fn
+// returns, so fn must be done with it by then (joined says so: flush what
+// refers to it); the other lines alias data. The one line splitter of the
+// child's output: text messages, --passstderr JSON, stderr to the log.
+func cutLines(pend, data []byte, fn func(line []byte, joined bool)) []byte {
+	for {
+		line, rest, ok := codec.CutLine(data)
+		if !ok {
+			return append(pend, data...)
+		}
+		if len(pend) == 0 {
+			fn(line, false)
+		} else {
+			// The terminator may straddle the reads ("\r" then "\n"), so the
+			// line is joined before its "\r" is trimmed.
+			pend = append(pend, data[:len(data)-len(rest)-1]...)
+			fn(trimCR(pend), true)
+			if cap(pend) > 4<<10 {
+				pend = nil // a rare long line does not pin its buffer
+			} else {
+				pend = pend[:0]
+			}
+		}
+		data = rest
+	}
+}
+
+// dropOutput counts child output that is not sent: it came after our
+// close frame, or after the socket closed.
+func (c *conn) dropOutput(n int) {
+	c.dropped += int64(n)
+	c.e.metrics.dropped.Add(float64(n))
 }
 
 func (c *conn) logStderr(line []byte) {
@@ -223,27 +252,14 @@ func (c *conn) logStderr(line []byte) {
 // fragmented message, so a child that never writes a newline costs bounded
 // memory and still reaches the client.
 func (c *conn) textLines(b *batch, data []byte) {
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			c.outLine = append(c.outLine, data...)
-			if len(c.outLine) >= fragmentAt {
-				c.sendFragment(b)
-			}
-			return
-		}
-		if len(c.outLine) > 0 || c.fragmented {
-			c.outLine = append(c.outLine, data[:i]...)
-			c.emitText(b, trimCR(c.outLine), true)
+	c.outLine = cutLines(c.outLine, data, func(line []byte, joined bool) {
+		c.emitText(b, line, true)
+		if joined {
 			c.flush(b)
-			c.outLine = c.outLine[:0]
-			if cap(c.outLine) > 4<<10 {
-				c.outLine = nil
-			}
-		} else {
-			c.emitText(b, trimCR(data[:i]), true)
 		}
-		data = data[i+1:]
+	})
+	if len(c.outLine) >= fragmentAt {
+		c.sendFragment(b)
 	}
 }
 
@@ -281,24 +297,10 @@ func (c *conn) emitText(b *batch, line []byte, fin bool) {
 // text message. Lines are sent as they complete, so the client sees them in
 // the order the poller saw them.
 func (c *conn) jsonLines(b *batch, stream string, pend, data []byte) []byte {
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			pend = append(pend, data...)
-			if len(pend) >= maxJSONLine {
-				c.sendJSON(b, stream, pend)
-				pend = pend[:0]
-			}
-			return pend
-		}
-		if len(pend) > 0 {
-			pend = append(pend, data[:i]...)
-			c.sendJSON(b, stream, trimCR(pend))
-			pend = nil
-		} else {
-			c.sendJSON(b, stream, trimCR(data[:i]))
-		}
-		data = data[i+1:]
+	pend = cutLines(pend, data, func(line []byte, _ bool) { c.sendJSON(b, stream, line) })
+	if len(pend) >= maxJSONLine {
+		c.sendJSON(b, stream, pend)
+		pend = pend[:0]
 	}
 	return pend
 }

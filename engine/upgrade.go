@@ -145,12 +145,28 @@ func (c *conn) childStarted(p *spawn.Process, err error) {
 		e.fdsHeld.Add(-c.fdsCharged)
 		c.fdsCharged = 0
 		e.metrics.spawnFail.Inc()
-		e.log.Log(LevelError, "process", &c.fields, "Could not launch process %s: %v", e.cfg.CommandName, err)
-		c.finished = true
-		if c.state == stGone {
-			e.log.Log(LevelAccess, "session", &c.fields, "DISCONNECT")
+		name := e.cfg.CommandName
+		if name == "" {
+			name = c.route.script
 		}
-		c.sendClose(ws.StatusInternalServerError, "could not start the program")
+		e.log.Log(LevelError, "process", &c.fields, "Could not launch process %s: %v", name, err)
+		c.finished = true
+		c.fields.Status = "not started"
+		reason := "could not start the program"
+		var se *spawn.StartError
+		if errors.As(err, &se) {
+			reason = "could not start: " + se.Reason // AppendClose cuts it to 123 bytes
+		}
+		c.sendClose(ws.StatusInternalServerError, reason)
+		// Reads were paused while the child started: the client's answer
+		// to our close frame must be read for the handshake to complete
+		// (else the socket is closed on unread bytes: a reset).
+		if c.inPaused && c.gc != nil {
+			c.inPaused = false
+			_ = c.resumeRead()
+		}
+		c.readFrames()
+		c.logDisconnect()
 		c.maybeRelease()
 		return
 	}
@@ -162,11 +178,17 @@ func (c *conn) childStarted(p *spawn.Process, err error) {
 	e.log.Log(LevelAccess, "session", &c.fields, "CONNECT")
 	if c.state == stGone {
 		// The client left while the child started: what socketGone did
-		// not do without a child, now.
-		e.log.Log(LevelAccess, "session", &c.fields, "DISCONNECT")
+		// not do without a child, now. DISCONNECT follows the child's end.
 		c.clientGone()
 		c.onChild()
 		c.maybeRelease()
+		return
+	}
+	if c.state != stOpen {
+		// Closing already (a protocol error or --inbuffer while the child
+		// started, or shutdown): the child gets the client-gone ladder.
+		c.clientGone()
+		c.onChild()
 		return
 	}
 	if e.cfg.PingInterval > 0 {

@@ -36,5 +36,9 @@
 // Elsewhere, or with Options.Direct, Start forks from the daemon itself
 // (fork_linux.go, fork_bsd.go). Pool (--prefork) keeps children waiting.
 //
+// A start that execve refuses is a *StartError whose Reason names the cause
+// in words, found by looking at the files (starterr.go, Diagnose): the
+// program is not executable, or the interpreter of its #! line is missing.
+//
 // Ladder is the termination sequence for a child whose client has gone.
 package spawn

@@ -64,7 +64,7 @@ func (s *Spawner) StartPTY(spec Spec, size Winsize, n Notifier) (*Process, error
 	if err != nil {
 		_ = unix.Close(in)
 		_ = unix.Close(out)
-		return nil, fmt.Errorf("spawn: %s: %w", spec.Path, err)
+		return nil, startError(spec.Path, err)
 	}
 	p.exitFD = exitFD
 	if err := pl.add(p.stdout, p, EvStdout); err != nil {

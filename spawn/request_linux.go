@@ -192,7 +192,7 @@ func (c *client) request(l *link, spec Spec, n Notifier, pl *poller, done func(*
 				timer.Stop()
 			}
 			if err != nil {
-				done(nil, fmt.Errorf("spawn: %s: %w", spec.Path, err))
+				done(nil, startError(spec.Path, err))
 				return
 			}
 			for _, fd := range [...]int{p.stdin, p.stdout, p.stderr} {

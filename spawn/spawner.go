@@ -138,7 +138,7 @@ func (s *Spawner) Start(spec Spec, n Notifier) (*Process, error) {
 	}
 	if err != nil {
 		closeAll()
-		return nil, fmt.Errorf("spawn: %s: %w", spec.Path, err)
+		return nil, startError(spec.Path, err)
 	}
 	p.Pid, p.exitFD = pid, exitFD
 	for _, fd := range [...]int{p.stdin, p.stdout, p.stderr} {

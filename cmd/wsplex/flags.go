@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wsplex/wsplex/engine"
+	"github.com/wsplex/wsplex/spawn"
 )
 
 // Exit codes, websocketd's: scripts that supervise websocketd tell a usage
@@ -226,7 +227,23 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 			path, err = filepath.Abs(path)
 		}
 		if err != nil {
-			return fail(exitInvalid, true, "unable to locate specified COMMAND '%s' in OS path", rest[0])
+			// websocketd's words (and exit code), plus the cause when the
+			// file is there: "... in OS path: f is not executable".
+			why := ""
+			if strings.ContainsRune(rest[0], '/') {
+				if _, serr := os.Stat(rest[0]); serr == nil {
+					if d := spawn.Diagnose(rest[0]); d != "" {
+						why = ": " + d
+					}
+				}
+			}
+			return fail(exitInvalid, true, "unable to locate specified COMMAND '%s' in OS path%s", rest[0], why)
+		}
+		// websocketd starts and fails every connection when the #! line
+		// names a missing interpreter; a daemon that can run nothing had
+		// better not start.
+		if why := spawn.Diagnose(path); why != "" {
+			return fail(exitInvalid, true, "cannot run COMMAND '%s': %s", rest[0], why)
 		}
 		cfg.Command = path
 		cfg.CommandName = rest[0]

@@ -57,6 +57,12 @@ func newSandbox(t *testing.T) sandbox {
 	if err := os.WriteFile(filepath.Join(s.work, "local"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(s.work, "nointerp"), []byte("#!/nonexistent/python\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.work, "dos"), []byte("#!/bin/sh\r\necho hi\r\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	s.prog = filepath.Join(s.bin, "prog")
 	t.Setenv("PATH", s.bin)
 	t.Chdir(s.work)
@@ -110,7 +116,13 @@ func TestParseArgsErrors(t *testing.T) {
 		{"command not in path", []string{"nosuchprog"}, 1,
 			"unable to locate specified COMMAND 'nosuchprog' in OS path\n" + shortUsage},
 		{"command not executable", []string{"./f"}, 1,
-			"unable to locate specified COMMAND './f' in OS path\n" + shortUsage},
+			"unable to locate specified COMMAND './f' in OS path: f is not executable\n" + shortUsage},
+		{"command in a path missing", []string{"./nope"}, 1,
+			"unable to locate specified COMMAND './nope' in OS path\n" + shortUsage},
+		{"command interpreter missing", []string{"./nointerp"}, 1,
+			"cannot run COMMAND './nointerp': interpreter /nonexistent/python (from the #! line of nointerp) not found\n" + shortUsage},
+		{"command interpreter with DOS line end", []string{"./dos"}, 1,
+			"cannot run COMMAND './dos': interpreter /bin/sh\\r (from the #! line of dos) not found (DOS line endings)\n" + shortUsage},
 		{"dir missing", []string{"--dir=nope"}, 1,
 			"Could not find your script dir 'nope'.\n" + shortUsage},
 		{"dir is a file", []string{"--dir=f"}, 1,
