@@ -38,6 +38,7 @@ type Engine struct {
 	redirects []*redirect    // --redirport
 	bridges   sync.WaitGroup // TLS connections (tlsbridge.go)
 	dirJail   jail           // --dir (route.go)
+	protoJail jail           // --protodir (subprotocol.go)
 	web       *web           // plain HTTP served by net/http; nil if only 404s (web.go)
 
 	nofile   int          // RLIMIT_NOFILE in force
@@ -151,6 +152,9 @@ func (e *Engine) Serve(ctx context.Context) error {
 func (e *Engine) logStartup() {
 	if e.cfg.Command != "" {
 		e.log.Log(LevelInfo, "server", nil, "Serving using application   : %s %s", e.cfg.Command, joinArgs(e.cfg.Args))
+	}
+	if e.cfg.ProtoDir != "" {
+		e.log.Log(LevelInfo, "server", nil, "Serving subprotocols from   : %s", e.cfg.ProtoDir)
 	}
 	e.logWebStartup()
 	e.logListeners()

@@ -46,7 +46,7 @@ func (c *conn) readHead() {
 	c.fields.ID = c.id
 	// Without COMMAND or --dir (only --staticdir/--cgidir) there is nothing
 	// to upgrade to, and websocketd serves even an upgrade request as HTTP.
-	if !req.IsUpgrade() || (c.e.cfg.Command == "" && c.e.cfg.Dir == "") {
+	if !req.IsUpgrade() || (c.e.cfg.Command == "" && c.e.cfg.Dir == "" && c.e.cfg.ProtoDir == "") {
 		c.plainHTTP(req)
 		return
 	}
@@ -78,6 +78,12 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		c.respondWith(503, e.httpHeaders(), "503 Service Unavailable: too many open files\n")
 		return
 	}
+	if refusal := c.pickProtocol(req); refusal != "" {
+		e.metrics.handshakeFail.WithLabelValues("400").Inc()
+		e.log.Log(LevelAccess, "http", &c.fields, "%s", refusal)
+		c.respondWith(400, e.httpHeaders(), "400 Bad Request: no acceptable subprotocol\n")
+		return
+	}
 	if !c.routeUpgrade(req) {
 		e.metrics.handshakeFail.WithLabelValues("404").Inc()
 		e.log.Log(LevelAccess, "session", &c.fields, "NOT FOUND: script not found")
@@ -92,7 +98,7 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		c.respondWith(403, e.httpHeaders(), "Forbidden\n")
 		return
 	}
-	resp, _, err := codec.Upgrade(head, codec.UpgradeOptions{Header: e.wsHeaders()})
+	resp, _, err := codec.Upgrade(head, codec.UpgradeOptions{Header: e.wsHeaders(), Protocols: protocolSelector(c.route.protocol)})
 	if err != nil {
 		e.metrics.handshakeFail.WithLabelValues("400").Inc()
 		e.log.Log(LevelAccess, "http", &c.fields, "Bad handshake: %v", err)
