@@ -39,6 +39,7 @@ type Engine struct {
 	bridges   sync.WaitGroup // TLS connections (tlsbridge.go)
 	dirJail   jail           // --dir (route.go)
 	protoJail jail           // --protodir (subprotocol.go)
+	signer    *signer        // --signed-urls (signed.go); nil when off
 	web       *web           // plain HTTP served by net/http; nil if only 404s (web.go)
 
 	nofile   int          // RLIMIT_NOFILE in force
@@ -73,6 +74,9 @@ func New(cfg Config) (*Engine, error) {
 	e.hdrHTTP = parseHeaders(cfg.Headers, cfg.HeadersHTTP)
 	e.hdrWS = parseHeaders(cfg.Headers, cfg.HeadersWS)
 	e.initRouting()
+	if err := e.initSigner(); err != nil {
+		return nil, err
+	}
 	lim, err := platform.RaiseNoFile()
 	if err != nil {
 		e.log.Log(LevelError, "server", nil, "Could not raise the open-files limit: %v", err)
@@ -138,6 +142,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 		return fmt.Errorf("event loops: %w", err)
 	}
 	e.logStartup()
+	e.watchSIGHUP(ctx)
 	for _, ln := range e.listeners {
 		e.acceptWG.Add(1)
 		go e.acceptLoop(ln)

@@ -66,6 +66,9 @@ func (c *conn) plainHTTP(req *codec.Request) {
 
 func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	e := c.e
+	if !c.checkSigned(req.Target) {
+		return
+	}
 	if e.cfg.MaxForks > 0 && e.children.Load() >= int64(e.cfg.MaxForks) {
 		e.metrics.handshakeFail.WithLabelValues("429").Inc()
 		e.log.Log(LevelError, "http", &c.fields, "Max of possible forks already active, upgrade rejected")

@@ -2,7 +2,11 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"io"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/wsplex/wsplex/engine"
 )
@@ -12,11 +16,13 @@ import (
 type handshakeOptions struct {
 	subprotocols listFlag
 	protoDir     string
+	signedURLs   string
 }
 
 func defineHandshakeFlags(fs *flag.FlagSet, o *handshakeOptions) {
 	fs.Var(&o.subprotocols, "subprotocol", "Subprotocols the server speaks (comma list; repeatable); default: answer the client's first offer")
 	fs.StringVar(&o.protoDir, "protodir", "", "Run DIR/<subprotocol> for each upgrade (DIR/default without an offer) instead of COMMAND")
+	fs.StringVar(&o.signedURLs, "signed-urls", "", "Upgrades need an unexpired HMAC-SHA256 signature made with a key of this file")
 }
 
 // applyHandshakeFlags checks the handshake flags and puts them in cfg. It
@@ -43,10 +49,53 @@ func applyHandshakeFlags(o *options, haveCommand bool, cfg *engine.Config) strin
 		}
 		cfg.ProtoDir = dir
 	}
+	if h.signedURLs != "" {
+		if _, _, err := engine.LoadSigningKeys(h.signedURLs); err != nil {
+			return "Could not use --signed-urls: " + err.Error()
+		}
+		cfg.SignedURLs = h.signedURLs
+	}
 	return ""
 }
 
+// runSign is "wsplex sign --signed-urls=KEYFILE [--ttl=DURATION] TARGET":
+// it prints TARGET with expires and sig appended, signed with the file's
+// first key, for scripts and tests.
+func runSign(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("wsplex sign", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	keyFile := fs.String("signed-urls", "", "key file (the daemon's --signed-urls)")
+	ttl := fs.Duration("ttl", 5*time.Minute, "how long the URL is valid; negative for one already expired")
+	usage := func() {
+		fmt.Fprintln(stderr, "Usage: wsplex sign --signed-urls=KEYFILE [--ttl=5m] '/path?x=1'")
+	}
+	fs.Usage = usage
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *keyFile == "" || fs.NArg() != 1 || !strings.HasPrefix(fs.Arg(0), "/") {
+		usage()
+		return exitUsage
+	}
+	keys, _, err := engine.LoadSigningKeys(*keyFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "wsplex sign: %v\n", err)
+		return exitInvalid
+	}
+	fmt.Fprintln(stdout, engine.Sign(keys[0], fs.Arg(0), time.Now().Add(*ttl)))
+	return exitOK
+}
 
 // handshakeHelp is the part of --help for the flags of signed URLs and of
 // running behind a proxy.
-const handshakeHelp = ``
+const handshakeHelp = `
+  --signed-urls=KEYFILE          Every WebSocket upgrade must carry
+                                 expires=UNIXTIME and, last, sig=BASE64URL of
+                                 HMAC-SHA256(key, the target before "&sig="),
+                                 with one of the keys in KEYFILE (one a line,
+                                 32 bytes or more; re-read on SIGHUP). Missing
+                                 or wrong: HTTP 403; expired: HTTP 410; checked
+                                 before anything else, no process started.
+                                 Sign with: wsplex sign --signed-urls=KEYFILE
+                                 [--ttl=5m] '/path?x=1'
+`

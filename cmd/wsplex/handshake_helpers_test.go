@@ -84,3 +84,19 @@ func offer(list string) string {
 	}
 	return "Sec-WebSocket-Protocol: " + list + "\r\n"
 }
+
+// httpGet fetches url and returns the body of a 200.
+func httpGet(t testing.TB, url string) string {
+	t.Helper()
+	c := http.Client{Timeout: waitTimeout}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: HTTP %d %q", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
