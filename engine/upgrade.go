@@ -17,6 +17,9 @@ import (
 // the head (frames sent together with the handshake) stay in gnet's
 // buffer for readFrames.
 func (c *conn) readHead() {
+	if !c.readProxy() {
+		return
+	}
 	buf, _ := c.gc.Peek(-1)
 	req, n, err := codec.ParseHead(buf, MaxHeadSize)
 	switch {
@@ -42,6 +45,7 @@ func (c *conn) readHead() {
 		scheme = "https://"
 	}
 	c.fields.URL = scheme + req.Host() + req.Target
+	c.applyForwarded(req)
 	c.fields.Remote = c.remoteAddr
 	c.fields.ID = c.id
 	// Without COMMAND or --dir (only --staticdir/--cgidir) there is nothing
@@ -189,6 +193,9 @@ func (c *conn) respond(status int, body string) {
 
 func (c *conn) respondWith(status int, hdr []codec.Header, body string) {
 	c.dl.head = time.Time{}
+	// Whatever the client sends after the answer is not WebSocket frames:
+	// read only to notice the close.
+	c.inputDone = true
 	_, _ = c.gc.Discard(-1)
 	_, _ = c.gc.Write(codec.AppendResponse(nil, status, hdr, body))
 	c.closeAfterFlush()

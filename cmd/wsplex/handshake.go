@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -17,11 +18,15 @@ type handshakeOptions struct {
 	subprotocols listFlag
 	protoDir     string
 	signedURLs   string
+	proxyProto   listFlag
+	trustedProxy listFlag
 }
 
 func defineHandshakeFlags(fs *flag.FlagSet, o *handshakeOptions) {
 	fs.Var(&o.subprotocols, "subprotocol", "Subprotocols the server speaks (comma list; repeatable); default: answer the client's first offer")
 	fs.StringVar(&o.protoDir, "protodir", "", "Run DIR/<subprotocol> for each upgrade (DIR/default without an offer) instead of COMMAND")
+	fs.Var(&o.proxyProto, "proxy-protocol", "Connections from these networks (CIDR[,CIDR...]) start with a PROXY protocol header; repeatable")
+	fs.Var(&o.trustedProxy, "trusted-proxy", "From these networks (CIDR[,CIDR...]) REMOTE_ADDR comes from X-Forwarded-For; repeatable")
 	fs.StringVar(&o.signedURLs, "signed-urls", "", "Upgrades need an unexpired HMAC-SHA256 signature made with a key of this file")
 }
 
@@ -49,6 +54,13 @@ func applyHandshakeFlags(o *options, haveCommand bool, cfg *engine.Config) strin
 		}
 		cfg.ProtoDir = dir
 	}
+	var err error
+	if cfg.ProxyProtocol, err = parsePrefixes(h.proxyProto); err != nil {
+		return "Incorrect --proxy-protocol: " + err.Error()
+	}
+	if cfg.TrustedProxies, err = parsePrefixes(h.trustedProxy); err != nil {
+		return "Incorrect --trusted-proxy: " + err.Error()
+	}
 	if h.signedURLs != "" {
 		if _, _, err := engine.LoadSigningKeys(h.signedURLs); err != nil {
 			return "Could not use --signed-urls: " + err.Error()
@@ -56,6 +68,30 @@ func applyHandshakeFlags(o *options, haveCommand bool, cfg *engine.Config) strin
 		cfg.SignedURLs = h.signedURLs
 	}
 	return ""
+}
+
+// parsePrefixes reads comma lists of networks ("10.0.0.0/8", "::1/128");
+// a bare address is a network of one.
+func parsePrefixes(lists []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, l := range lists {
+		for _, item := range splitList(l) {
+			if !strings.Contains(item, "/") {
+				a, err := netip.ParseAddr(item)
+				if err != nil {
+					return nil, fmt.Errorf("%q is neither an address nor a CIDR network", item)
+				}
+				out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+				continue
+			}
+			p, err := netip.ParsePrefix(item)
+			if err != nil {
+				return nil, fmt.Errorf("%q is neither an address nor a CIDR network", item)
+			}
+			out = append(out, p.Masked())
+		}
+	}
+	return out, nil
 }
 
 // runSign is "wsplex sign --signed-urls=KEYFILE [--ttl=DURATION] TARGET":
@@ -89,6 +125,20 @@ func runSign(args []string, stdout, stderr io.Writer) int {
 // handshakeHelp is the part of --help for the flags of signed URLs and of
 // running behind a proxy.
 const handshakeHelp = `
+  --proxy-protocol=CIDR[,CIDR...]
+                                 Connections from these networks (repeatable;
+                                 a bare address is one host) must start with
+                                 a PROXY protocol header, v1 or v2 (HAProxy's
+                                 send-proxy-v2, AWS NLB); REMOTE_ADDR and
+                                 REMOTE_PORT are the client it names. Other
+                                 sources may not send one. With --ssl the
+                                 header comes before the TLS handshake.
+
+  --trusted-proxy=CIDR[,CIDR...] From these peers (repeatable), REMOTE_ADDR is
+                                 the rightmost X-Forwarded-For address not
+                                 itself in the list (REMOTE_PORT is then
+                                 empty), as nginx's realip does.
+
   --signed-urls=KEYFILE          Every WebSocket upgrade must carry
                                  expires=UNIXTIME and, last, sig=BASE64URL of
                                  HMAC-SHA256(key, the target before "&sig="),
