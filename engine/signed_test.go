@@ -63,6 +63,9 @@ func signRaw(key []byte, target string) string {
 // TestSignedCheckAllocs: a warm check allocates nothing, valid or not, so
 // --signed-urls adds no allocation to the upgrade path.
 func TestSignedCheckAllocs(t *testing.T) {
+	if raceOn {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
 	now := time.Unix(1_800_000_000, 0)
 	sk := newSigningKeys([][]byte{testKeyA, testKeyB})
 	good := Sign(testKeyB, "/chat?room=1", now.Add(time.Minute))

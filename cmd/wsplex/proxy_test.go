@@ -45,7 +45,9 @@ func proxyV2Header(cmd byte, src, dst string) []byte {
 }
 
 // proxiedUpgrade connects to addr, sends pre (a PROXY header or anything)
-// one byte per write, then the upgrade request, and reads the answer.
+// and the upgrade request in one write, and reads the answer. One write:
+// the daemon refuses as soon as it has seen enough, and bytes still
+// arriving after it closed would be answered with a reset.
 func proxiedUpgrade(t testing.TB, addr string, pre []byte) hsResult {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, waitTimeout)
@@ -53,9 +55,15 @@ func proxiedUpgrade(t testing.TB, addr string, pre []byte) hsResult {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return upgradeOver(t, conn, addr, pre)
+	_ = conn.SetDeadline(time.Now().Add(waitTimeout))
+	if _, err := conn.Write(append(append([]byte{}, pre...), mlUpgradeRequest("/", addr, "")...)); err != nil {
+		t.Fatal(err)
+	}
+	return readUpgradeAnswer(t, conn, pre)
 }
 
+// upgradeOver sends pre one byte per write (the header parser must take
+// it in pieces), then the upgrade request, and reads the answer.
 func upgradeOver(t testing.TB, conn net.Conn, host string, pre []byte) hsResult {
 	t.Helper()
 	_ = conn.SetDeadline(time.Now().Add(waitTimeout))
@@ -67,6 +75,11 @@ func upgradeOver(t testing.TB, conn net.Conn, host string, pre []byte) hsResult 
 	if _, err := io.WriteString(conn, mlUpgradeRequest("/", host, "")); err != nil {
 		t.Fatal(err)
 	}
+	return readUpgradeAnswer(t, conn, pre)
+}
+
+func readUpgradeAnswer(t testing.TB, conn net.Conn, pre []byte) hsResult {
+	t.Helper()
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
