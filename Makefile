@@ -26,7 +26,7 @@ NODE_STAMP   := $(NODE_DIR)/node_modules/.package-lock.json
 BROWSER_DIR   := cmd/wsplex/testdata/browser
 BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.package-lock.json
 TERM_DIR      := engine/term
-TERM_ASSETS   := $(TERM_DIR)/assets/xterm.js $(TERM_DIR)/assets/xterm.css $(TERM_DIR)/assets/addon-fit.js
+TERM_NPM      := $(TERM_DIR)/node_modules/@xterm
 EXAMPLES_SRC := $(wildcard examples/c/*.c)
 EXAMPLES_BIN := $(patsubst examples/c/%.c,bin/examples/%,$(EXAMPLES_SRC))
 
@@ -36,7 +36,7 @@ EXAMPLES_BIN := $(patsubst examples/c/%.c,bin/examples/%,$(EXAMPLES_SRC))
 help:
 	@echo 'make build       build bin/wsplex and bin/wsbench'
 	@echo 'make examples    compile the C examples into bin/examples/'
-	@echo 'make term-assets fetch xterm.js (npm) for the --pty --devconsole terminal page'
+	@echo 'make term-assets refresh the vendored xterm.js (npm, pinned versions) of the --pty terminal page'
 	@echo 'make run         build, then serve examples/bash/count.sh on port $(PORT)'
 	@echo 'make test        everything CI runs: go test, go test -race, lint, cross'
 	@echo 'make lint        gofmt, go vet, staticcheck'
@@ -84,25 +84,22 @@ $(BROWSER_STAMP): $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/package.json
 		echo "warning: npm not found: the browser tests will be skipped" >&2; \
 	fi
 
-# xterm.js for the --pty --devconsole terminal page (engine/term.go), pinned by
-# its lock file, copied where go:embed reads it; not committed. `make build`
-# embeds it when present; without it the page is a plain text terminal.
-term-assets: $(TERM_ASSETS)
-
-$(TERM_ASSETS) &: $(TERM_DIR)/package-lock.json $(TERM_DIR)/package.json
-	@if command -v $(NPM) >/dev/null 2>&1; then \
-		echo "$(NPM) ci --prefix $(TERM_DIR)"; \
-		$(NPM) ci --prefix $(TERM_DIR) --no-audit --no-fund && \
-		cp $(TERM_DIR)/node_modules/@xterm/xterm/lib/xterm.js $(TERM_DIR)/node_modules/@xterm/xterm/css/xterm.css \
-			$(TERM_DIR)/node_modules/@xterm/addon-fit/lib/addon-fit.js $(TERM_DIR)/assets/; \
-	elif [ -n "$$CI" ]; then \
-		echo "npm is required under CI" >&2; exit 1; \
-	else \
-		echo "warning: npm not found: the --pty terminal page will be plain text" >&2; \
-	fi
+# xterm.js and its fit addon are vendored in engine/term/ and embedded, so
+# every build has the terminal page without npm. This refreshes them from
+# npm at the versions pinned in engine/term/package-lock.json (npm ci checks
+# the lock's integrity hashes), records their checksums, and runs the test
+# that the embedded files are those versions.
+term-assets:
+	$(NPM) ci --prefix $(TERM_DIR) --no-audit --no-fund
+	cp $(TERM_NPM)/xterm/lib/xterm.js $(TERM_NPM)/xterm/css/xterm.css \
+		$(TERM_NPM)/xterm/LICENSE $(TERM_NPM)/xterm/package.json $(TERM_DIR)/xterm/
+	cp $(TERM_NPM)/addon-fit/lib/addon-fit.js \
+		$(TERM_NPM)/addon-fit/LICENSE $(TERM_NPM)/addon-fit/package.json $(TERM_DIR)/addon-fit/
+	cd $(TERM_DIR) && sha256sum xterm/* addon-fit/* >SHA256SUMS
+	$(GO) test -count=1 -run '^TestTerm' ./engine
 
 # Every step runs even if an earlier one failed, so one run reports everything.
-test: node-deps term-assets build examples
+test: node-deps build examples
 	@failed=; for step in test-go test-race lint cross; do \
 		echo "== make $$step"; \
 		$(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \

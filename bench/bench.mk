@@ -11,7 +11,7 @@ bench-bins:
 	$(BENCH_GO) build -o bin/wsplex ./cmd/wsplex || echo "bench: bin/wsplex did not build; the suite will use websocketd for both sides"
 	cd bench/websocketd && $(BENCH_GO) build -o ../../bin/websocketd github.com/joewalnes/websocketd
 
-# About 10 minutes on 2 cores: 3 repetitions, interleaved A B A B.
+# About 7 minutes on 2 cores (6m33s in the latest run): 3 repetitions, interleaved A B A B.
 bench: bench-bins
 	bin/wsbench suite $(BENCH_FLAGS)
 

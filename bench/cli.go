@@ -38,6 +38,53 @@ type common struct {
 	label          string
 	quiet          bool
 	worker         string // "i/n", set only in processes started by --workers
+
+	// The run's description for its report (see describe).
+	command         string
+	flags, settings map[string]string
+}
+
+// notSettings are the flags that choose where the report goes, or that
+// the report shows elsewhere (target, label): they are not parameters of
+// the run.
+var notSettings = map[string]bool{"url": true, "label": true, "json": true, "html": true, "quiet": true, "worker": true}
+
+// describe records what the run is asked to do, for its report: the
+// command line, and every flag's value, defaults included, split into the
+// scenario's own flags and the other settings. It runs before Split scales
+// a worker down, so the values are the whole run's.
+func (c *common) describe(name string, fs *flag.FlagSet, args []string) {
+	own := flag.NewFlagSet(name, flag.ContinueOnError)
+	NewScenario(name).Flags(own)
+	c.flags, c.settings = map[string]string{}, map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) {
+		switch {
+		case own.Lookup(f.Name) != nil:
+			c.flags[f.Name] = f.Value.String()
+		case !notSettings[f.Name]:
+			c.settings[f.Name] = f.Value.String()
+		}
+	})
+	words := []string{"wsbench"}
+	for _, a := range args {
+		words = append(words, shellQuote(a))
+	}
+	c.command = strings.Join(words, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=+./:,@%[]") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Validator is a scenario whose flags have limits their types do not
+// express (a minimum size, a positive rate): Main reports a flag out of
+// them as a usage error (exit 2) before anything runs.
+type Validator interface {
+	Validate() error
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -110,6 +157,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 1 {
 		c.url = pos[0]
 	}
+	if v, ok := sc.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			fmt.Fprintf(stderr, "wsbench %s: %v (wsbench %s -h lists the flags)\n", name, err, name)
+			return ExitUsage
+		}
+	}
+	c.describe(name, fs, args)
 	if c.workers > 1 && c.worker == "" {
 		return runWorkers(ctx, name, fs, &c, stdout, stderr)
 	}
@@ -153,6 +207,9 @@ func (c *common) options(stderr io.Writer) (*Options, error) {
 }
 
 func (c *common) output(res *Result, err error, stdout, stderr io.Writer) int {
+	if res != nil && c.worker == "" {
+		res.Command, res.Flags, res.Settings = c.command, c.flags, c.settings
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wsbench: %v\n", err)
 		if res != nil && c.json {

@@ -38,7 +38,11 @@
 // Scenarios: latency, throughput, storm, churn, hold, binary, slow, broadcast
 // (scenario*.go). --server-pid samples the server from /proc (sample.go).
 // Output is a table, --json (one object per run, histograms included so runs
-// can be merged) or --html (report, html.go: inline SVG, no script). When one
+// can be merged) or --html (report, html.go: inline SVG, no script). Each
+// result describes its run: the command line, the scenario's flags and the
+// other settings, defaults included, which the HTML report shows above its
+// charts. Flags out of their limits (a --size below what a message needs,
+// a --rate of 0) are usage errors (exit 2) before anything connects. When one
 // process's fd limit is not enough, --workers N re-executes the program N
 // times and merges the results; --source spreads connections over loopback
 // source addresses to pass the ephemeral port limit. Targets must be loopback

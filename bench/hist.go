@@ -29,6 +29,9 @@ type Recorder struct {
 	Start   time.Time
 	Window  time.Duration
 	Windows []*hdr.Histogram
+	// Last is when the latest value was recorded: the run's figure ends
+	// there, part of the way into the last window.
+	Last time.Time
 }
 
 // NewRecorder starts a recorder whose windows count from start.
@@ -69,6 +72,9 @@ func usOf(d time.Duration) int64 {
 func (r *Recorder) Record(at time.Time, d time.Duration) {
 	us := usOf(d)
 	r.H.RecordValue(us)
+	if at.After(r.Last) {
+		r.Last = at
+	}
 	i := int(at.Sub(r.Start) / r.Window)
 	if i < 0 || i >= maxWindows {
 		return
@@ -88,6 +94,9 @@ func (r *Recorder) Merge(o *Recorder) {
 		return
 	}
 	r.H.Merge(o.H)
+	if o.Last.After(r.Last) {
+		r.Last = o.Last
+	}
 	for i, w := range o.Windows {
 		if w == nil {
 			continue
@@ -125,6 +134,7 @@ type Latency struct {
 	Max      float64  `json:"max_ms"`
 	Hist     string   `json:"hdr,omitempty"` // HdrHistogram V2 compressed, base64, microseconds
 	WindowS  float64  `json:"window_s,omitempty"`
+	LastS    float64  `json:"last_s,omitempty"` // when the last value was recorded, seconds from the first window's start
 	Timeline []Window `json:"timeline,omitempty"`
 	// WindowHists carries the per-window histograms between worker processes.
 	WindowHists []string `json:"window_hdr,omitempty"`
@@ -134,9 +144,14 @@ type Latency struct {
 type Window struct {
 	T     float64 `json:"t_s"` // window start, seconds since the run started
 	Count int64   `json:"count"`
-	P50   float64 `json:"p50_ms"`
-	P99   float64 `json:"p99_ms"`
-	Max   float64 `json:"max_ms"`
+	// The last window ends where the run's figure did, part of the way
+	// in: Partial marks it, and LenS is the part it covers. A rate over
+	// the whole window would show a collapse that did not happen.
+	Partial bool    `json:"partial,omitempty"`
+	LenS    float64 `json:"len_s,omitempty"`
+	P50     float64 `json:"p50_ms"`
+	P99     float64 `json:"p99_ms"`
+	Max     float64 `json:"max_ms"`
 }
 
 func msOf(us int64) float64 { return float64(us) / 1000 }
@@ -184,8 +199,15 @@ func (r *Recorder) Summary(withWindows bool) *Latency {
 		l.Max = msOf(h.Max())
 	}
 	l.WindowS = r.Window.Seconds()
+	if !r.Last.IsZero() {
+		l.LastS = max(r.Last.Sub(r.Start).Seconds(), 0)
+	}
 	for i, w := range r.Windows {
 		pt := Window{T: float64(i) * r.Window.Seconds()}
+		if i == len(r.Windows)-1 && l.LastS > 0 && l.LastS < pt.T+l.WindowS {
+			pt.Partial = true
+			pt.LenS = max(l.LastS-pt.T, 0)
+		}
 		if w != nil {
 			pt.Count = w.TotalCount()
 			pt.P50 = msOf(w.ValueAtQuantile(50))
@@ -210,6 +232,9 @@ func recorderFrom(l *Latency, start time.Time) *Recorder {
 	if h := decodeHist(l.Hist); h != nil {
 		r.H.Merge(h)
 	}
+	if l.LastS > 0 {
+		r.Last = start.Add(time.Duration(l.LastS * float64(time.Second)))
+	}
 	for i, s := range l.WindowHists {
 		h := decodeHist(s)
 		for len(r.Windows) <= i {
@@ -220,4 +245,13 @@ func recorderFrom(l *Latency, start time.Time) *Recorder {
 		}
 	}
 	return r
+}
+
+// Span is the seconds of the run that w covers: the window's length, or
+// less for the last one.
+func (w Window) Span(windowS float64) float64 {
+	if w.Partial {
+		return w.LenS
+	}
+	return windowS
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -21,7 +22,12 @@ func WriteHTMLFile(path, title string, rs []*Result) error {
 
 var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"}
 
-type point struct{ x, y float64 }
+// point is one point of a chart; a partial one (the last, short time
+// window of a run) is drawn hollow.
+type point struct {
+	x, y    float64
+	partial bool
+}
 
 type series struct {
 	name string
@@ -38,6 +44,8 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 th{background:#f4f4f4}td.l,th.l{text-align:left}.bad{color:#b00;font-weight:bold}.ok{color:#080}
 svg{background:#fff;border:1px solid #ddd;margin:.5em 1em .5em 0}h2{margin-top:2em;border-bottom:1px solid #ddd}
 .charts{display:flex;flex-wrap:wrap}small{color:#666}
+table.params td{text-align:left;vertical-align:top}table.params code{white-space:nowrap;margin-right:.6em}
+table.params code.cmd{white-space:normal;word-break:break-all}
 </style></head><body><h1>%s</h1><p><small>generated %s</small></p>
 `, html.EscapeString(title), html.EscapeString(title), time.Now().Format(time.RFC3339))
 	b.WriteString(intro)
@@ -62,6 +70,7 @@ svg{background:#fff;border:1px solid #ddd;margin:.5em 1em .5em 0}h2{margin-top:2
 	for _, sc := range order {
 		g := groups[sc]
 		fmt.Fprintf(&b, "<h2>%s</h2>\n", html.EscapeString(sc))
+		paramsTable(&b, g, names)
 		summaryTable(&b, g, names)
 		var figs []string
 		seen := map[string]bool{}
@@ -85,17 +94,11 @@ svg{background:#fff;border:1px solid #ddd;margin:.5em 1em .5em 0}h2{margin-top:2
 					var pts []point
 					for k := 0; k <= 50; k++ {
 						q := 100 * (1 - math.Pow(10, -float64(k)/10))
-						pts = append(pts, point{float64(k) / 10, msOf(h.ValueAtQuantile(q))})
+						pts = append(pts, point{x: float64(k) / 10, y: msOf(h.ValueAtQuantile(q))})
 					}
 					dist = append(dist, series{name: names[r], pts: pts})
 				}
-				var a, c []point
-				for _, w := range l.Timeline {
-					if w.Count > 0 {
-						a = append(a, point{w.T, w.P99})
-					}
-					c = append(c, point{w.T, float64(w.Count) / math.Max(l.WindowS, 1e-9)})
-				}
+				a, c := timelinePoints(l)
 				p99 = append(p99, series{name: names[r], pts: a})
 				count = append(count, series{name: names[r], pts: c})
 			}
@@ -111,18 +114,12 @@ svg{background:#fff;border:1px solid #ddd;margin:.5em 1em .5em 0}h2{margin-top:2
 			if r.Server == nil || len(r.Server.Samples) < 2 {
 				continue
 			}
-			var a, c []point
-			for i, s := range r.Server.Samples {
-				a = append(a, point{s.T, mib(s.RSS)})
-				if i > 0 {
-					p := r.Server.Samples[i-1]
-					if dt := s.T - p.T; dt > 0 {
-						c = append(c, point{s.T, 100 * (s.CPU - p.CPU) / dt})
-					}
-				}
+			var a []point
+			for _, s := range r.Server.Samples {
+				a = append(a, point{x: s.T, y: mib(s.RSS)})
 			}
 			rss = append(rss, series{name: names[r], pts: a})
-			cpu = append(cpu, series{name: names[r], pts: c})
+			cpu = append(cpu, series{name: names[r], pts: cpuPoints(r.Server.Samples)})
 		}
 		if len(rss) > 0 {
 			b.WriteString(chart("server RSS", "seconds", "MiB", rss, colorsFor(rss, g, names, colors), nil))
@@ -170,6 +167,39 @@ func colorsFor(ss []series, g []*Result, names map[*Result]string, colors map[st
 		out = append(out, c)
 	}
 	return out
+}
+
+// paramsTable says what each run of g was asked to do, above its figures:
+// the command line, the target, when it started, how long it ran, the
+// scenario's parameters and the other settings.
+func paramsTable(b *bytes.Buffer, g []*Result, names map[*Result]string) {
+	b.WriteString(`<table class="params"><tr><th class="l">run</th><th class="l">target</th><th class="l">started</th><th class="l">duration</th><th class="l">parameters</th><th class="l">settings</th></tr>`)
+	codes := func(ps []string) string {
+		var s strings.Builder
+		for _, p := range ps {
+			fmt.Fprintf(&s, "<code>%s</code> ", html.EscapeString(p))
+		}
+		return s.String()
+	}
+	for _, r := range g {
+		settings := map[string]string{}
+		for k, v := range r.Settings {
+			if v != "" { // unset strings (--origin, --source) say nothing
+				settings[k] = v
+			}
+		}
+		dur := fmt.Sprintf("%.1f s", r.Seconds)
+		if d, ok := r.Settings["duration"]; ok {
+			dur = fmt.Sprintf("%s asked, %.1f s in all", d, r.Seconds)
+		}
+		fmt.Fprintf(b, `<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>`,
+			html.EscapeString(names[r]), html.EscapeString(r.Target), html.EscapeString(r.Started.Format(time.RFC3339)),
+			html.EscapeString(dur), codes(r.ParamList()), codes(sortedPairs(settings)))
+		if r.Command != "" {
+			fmt.Fprintf(b, `<tr><td></td><td colspan="5"><code class="cmd">%s</code></td></tr>`, html.EscapeString(r.Command))
+		}
+	}
+	b.WriteString("</table>\n")
 }
 
 func summaryTable(b *bytes.Buffer, g []*Result, names map[*Result]string) {
@@ -229,16 +259,99 @@ func nineAxis(x float64) string {
 	return ""
 }
 
-// chart draws a line chart as inline SVG.
+// timelinePoints are the p99 and the rate of each time window of l. The
+// last window is partial (the run ended in it): its rate is per the part
+// it covers, or left out when that is under half a window (too short to
+// tell a rate); both its points are marked partial.
+func timelinePoints(l *Latency) (p99, rate []point) {
+	for _, w := range l.Timeline {
+		if w.Count > 0 {
+			p99 = append(p99, point{w.T, w.P99, w.Partial})
+		}
+		if span := w.Span(l.WindowS); span >= l.WindowS/2 && span > 0 {
+			rate = append(rate, point{w.T, float64(w.Count) / span, w.Partial})
+		}
+	}
+	return p99, rate
+}
+
+// cpuPoints turns cumulative CPU samples into % of one core over each
+// sampling interval. The samples taken as a run ends (before closing, and
+// at the stop) come a few milliseconds after a regular one; CPU time is
+// counted in clock ticks, so one tick over such a sliver reads as a spike.
+// An interval shorter than half the usual one is merged into the one
+// before it.
+func cpuPoints(ss []ProcSample) []point {
+	if len(ss) < 2 {
+		return nil
+	}
+	dts := make([]float64, 0, len(ss)-1)
+	for i := 1; i < len(ss); i++ {
+		dts = append(dts, ss[i].T-ss[i-1].T)
+	}
+	sort.Float64s(dts)
+	minDT := dts[len(dts)/2] / 2
+	var pts []point
+	base, prevBase := 0, -1
+	for i := 1; i < len(ss); i++ {
+		if dt := ss[i].T - ss[base].T; dt > 0 && dt >= minDT {
+			pts = append(pts, point{x: ss[i].T, y: 100 * (ss[i].CPU - ss[base].CPU) / dt})
+			prevBase, base = base, i
+		}
+	}
+	if last := ss[len(ss)-1]; base < len(ss)-1 && prevBase >= 0 {
+		from := ss[prevBase]
+		pts[len(pts)-1] = point{x: last.T, y: 100 * (last.CPU - from.CPU) / (last.T - from.T)}
+	}
+	return pts
+}
+
+// niceStep is the 1-2-5 step (..., 0.5, 1, 2, 5, 10, 20, ...) that divides
+// span into at most n parts, so that ticks land on round values.
+func niceStep(span float64, n int) float64 {
+	if span <= 0 || n < 1 {
+		return 1
+	}
+	raw := span / float64(n)
+	e := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 5} {
+		if m*e >= raw*(1-1e-9) {
+			return m * e
+		}
+	}
+	return 10 * e
+}
+
+// ticks are the multiples of step in [lo, hi].
+func ticks(lo, hi, step float64) []float64 {
+	var out []float64
+	for k := math.Ceil(lo/step - 1e-9); k*step <= hi+step*1e-9; k++ {
+		out = append(out, k*step)
+	}
+	return out
+}
+
+// Chart geometry: the margins leave room for the widest tick labels
+// ("99.999%" centred on the right edge, "150k" left of the plot).
+const (
+	chartW       = 380.0
+	chartML      = 58.0 // left: y tick labels and the y axis title
+	chartMR      = 26.0 // right: half of the widest x tick label
+	chartMT      = 24.0 // top: the title
+	chartPlotH   = 180.0
+	chartXLabels = 36.0 // under the plot: x tick labels and the x axis title
+)
+
+// chart draws a line chart as inline SVG. The y axis starts at 0 and ends
+// on a round tick; xTicks, if set, labels the integer x values (else ticks
+// are round values of x).
 func chart(title, xl, yl string, ss []series, colors []string, xTicks func(float64) string) string {
-	rows := float64((len(ss) + 1) / 2)
-	const W, ml, mr, mt = 380.0, 55.0, 10.0, 24.0
-	mb := 36 + 12*rows
-	H := 180 + mb
 	minX, maxX, maxY := math.Inf(1), math.Inf(-1), 0.0
+	anyPartial := false
 	for _, s := range ss {
 		for _, p := range s.pts {
 			minX, maxX, maxY = math.Min(minX, p.x), math.Max(maxX, p.x), math.Max(maxY, p.y)
+			anyPartial = anyPartial || p.partial
 		}
 	}
 	if math.IsInf(minX, 0) {
@@ -250,16 +363,23 @@ func chart(title, xl, yl string, ss []series, colors []string, xTicks func(float
 	if maxY <= 0 {
 		maxY = 1
 	}
-	maxY = niceCeil(maxY)
+	yStep := niceStep(maxY, 5)
+	maxY = math.Ceil(maxY/yStep-1e-9) * yStep
+	legendRows := (len(ss) + 1) / 2
+	if anyPartial {
+		legendRows++
+	}
+	const W, ml, mr, mt = chartW, chartML, chartMR, chartMT
+	mb := chartXLabels + 12*float64(legendRows)
+	H := mt + chartPlotH + mb
 	px := func(x float64) float64 { return ml + (x-minX)/(maxX-minX)*(W-ml-mr) }
 	py := func(y float64) float64 { return H - mb - y/maxY*(H-mt-mb) }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-size="11">`, W, H)
 	fmt.Fprintf(&b, `<text x="%.0f" y="15" font-weight="bold">%s</text>`, ml, html.EscapeString(title))
-	for i := 0; i <= 4; i++ {
-		y := maxY * float64(i) / 4
+	for _, y := range ticks(0, maxY, yStep) {
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#eee"/><text x="%.1f" y="%.1f" text-anchor="end">%s</text>`,
-			ml, W-mr, py(y), py(y), ml-4, py(y)+4, fmtTick(y))
+			ml, W-mr, py(y), py(y), ml-4, py(y)+4, fmtTick(y, yStep))
 	}
 	if xTicks != nil {
 		for x := math.Ceil(minX); x <= maxX; x++ {
@@ -267,9 +387,10 @@ func chart(title, xl, yl string, ss []series, colors []string, xTicks func(float
 				px(x), px(x), py(0), py(maxY), px(x), H-mb+14, xTicks(x))
 		}
 	} else {
-		for i := 0; i <= 4; i++ {
-			x := minX + (maxX-minX)*float64(i)/4
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, px(x), H-mb+14, fmtTick(x))
+		xStep := niceStep(maxX-minX, 5)
+		for _, x := range ticks(minX, maxX, xStep) {
+			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#eee"/><text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`,
+				px(x), px(x), py(0), py(maxY), px(x), H-mb+14, fmtTick(x, xStep))
 		}
 	}
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#666">%s</text>`, (ml+W-mr)/2, H-mb+28, html.EscapeString(xl))
@@ -284,37 +405,47 @@ func chart(title, xl, yl string, ss []series, colors []string, xTicks func(float
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(p.x), py(p.y)))
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"><title>%s</title></polyline>`, colors[i], strings.Join(pts, " "), html.EscapeString(s.name))
+		for _, p := range s.pts {
+			if p.partial {
+				fmt.Fprintf(&b, `<circle class="partial" cx="%.1f" cy="%.1f" r="3.5" fill="#fff" stroke="%s" stroke-width="1.5"><title>partial window</title></circle>`, px(p.x), py(p.y), colors[i])
+			}
+		}
 	}
-	// Legend, two columns under the plot.
+	// Legend, two columns under the plot, then the key to the hollow point.
 	for i, s := range ss {
 		x := ml + float64(i%2)*(W-ml)/2
 		y := H - mb + 40 + float64(i/2)*12
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="10" height="3" fill="%s"/><text x="%.1f" y="%.1f">%s</text>`, x, y-3, colors[i], x+14, y, html.EscapeString(s.name))
 	}
+	if anyPartial {
+		y := H - mb + 40 + float64(legendRows-1)*12
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3.5" fill="#fff" stroke="#444" stroke-width="1.5"/><text x="%.1f" y="%.1f">last window, partial: per the part the run covered</text>`, ml+5, y-4, ml+14, y)
+	}
 	b.WriteString("</svg>")
 	return b.String()
 }
 
-func niceCeil(v float64) float64 {
-	e := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 2.5, 5, 10} {
-		if m*e >= v {
-			return m * e
-		}
-	}
-	return 10 * e
-}
-
-func fmtTick(v float64) string {
-	switch {
-	case v == 0:
+// fmtTick labels a tick of an axis whose ticks are step apart: as many
+// decimals as the step needs (trailing zeros dropped), and k or M from ten
+// thousand on, so labels stay short enough for the margin.
+func fmtTick(v, step float64) string {
+	if v == 0 {
 		return "0"
-	case math.Abs(v) >= 1000:
-		return fmt.Sprintf("%.0f", v)
-	case math.Abs(v) >= 10:
-		return fmt.Sprintf("%.0f", v)
-	case math.Abs(v) >= 1:
-		return fmt.Sprintf("%.1f", v)
 	}
-	return fmt.Sprintf("%.2g", v)
+	unit := ""
+	switch a := math.Abs(v); {
+	case a >= 1e6:
+		v, step, unit = v/1e6, step/1e6, "M"
+	case a >= 1e4:
+		v, step, unit = v/1e3, step/1e3, "k"
+	}
+	dec := 0
+	if step < 1 {
+		dec = int(math.Ceil(-math.Log10(step) - 1e-9))
+	}
+	s := strconv.FormatFloat(v, 'f', dec, 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s + unit
 }

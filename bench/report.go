@@ -13,10 +13,16 @@ import (
 // Result is the report of one run: what --json prints, one object per run,
 // and what the HTML report and the suite read back.
 type Result struct {
-	Scenario     string              `json:"scenario"`
-	Label        string              `json:"label,omitempty"`
-	Target       string              `json:"target"`
-	Params       map[string]any      `json:"params"`
+	Scenario string `json:"scenario"`
+	Label    string `json:"label,omitempty"`
+	Target   string `json:"target"`
+	// What the run was asked to do, so a report describes itself: the
+	// command line, every flag of the scenario and every other setting
+	// (defaults included). Runs the suite makes have Params only.
+	Command      string              `json:"command,omitempty"`
+	Flags        map[string]string   `json:"flags,omitempty"`
+	Settings     map[string]string   `json:"settings,omitempty"`
+	Params       map[string]any      `json:"params"` // the scenario's key figures (the suite's grouping)
 	Started      time.Time           `json:"started"`
 	Seconds      float64             `json:"duration_s"`
 	Workers      int                 `json:"workers,omitempty"`
@@ -99,16 +105,10 @@ func (r *Result) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "  %d workers", r.Workers)
 	}
 	fmt.Fprintln(w)
-	if len(r.Params) > 0 {
-		keys := make([]string, 0, len(r.Params))
-		for k := range r.Params {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var ps []string
-		for _, k := range keys {
-			ps = append(ps, fmt.Sprintf("%s=%v", k, r.Params[k]))
-		}
+	if r.Command != "" {
+		fmt.Fprintf(w, "  command      %s\n", r.Command)
+	}
+	if ps := r.ParamList(); len(ps) > 0 {
 		fmt.Fprintf(w, "  params       %s\n", strings.Join(ps, " "))
 	}
 	c := r.Conns
@@ -258,4 +258,30 @@ func MergeResults(rs []*Result) *Result {
 	}
 	out.finishOK()
 	return &out
+}
+
+// ParamList is the run's scenario parameters as sorted name=value pairs:
+// its flags, or for a run without (the suite's) its Params.
+func (r *Result) ParamList() []string {
+	m := r.Flags
+	if len(m) == 0 {
+		m = map[string]string{}
+		for k, v := range r.Params {
+			m[k] = fmt.Sprint(v)
+		}
+	}
+	return sortedPairs(m)
+}
+
+func sortedPairs(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+"="+m[k])
+	}
+	return out
 }

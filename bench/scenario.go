@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,6 +45,29 @@ func NewScenario(name string) Scenario {
 	return nil
 }
 
+// sizeUsage is the help of the --size flags of text messages.
+var sizeUsage = fmt.Sprintf("message size in bytes (text, at least %d)", minTextSize)
+
+// checkSize is the limit of a --size flag: a text message holds a sequence
+// number and a timestamp (and a frame must fit the client's limit).
+func checkSize(size int) error {
+	switch {
+	case size < minTextSize:
+		return fmt.Errorf("--size %d is below the minimum of %d bytes (a message holds a sequence number and a timestamp)", size, minTextSize)
+	case size > maxFrame:
+		return fmt.Errorf("--size %d is above the maximum of %d bytes", size, maxFrame)
+	}
+	return nil
+}
+
+// checkRate is the limit of a --rate flag: messages per second, positive.
+func checkRate(rate float64) error {
+	if !(rate > 0) || math.IsInf(rate, 0) {
+		return fmt.Errorf("--rate %v: must be a positive number of messages per second", rate)
+	}
+	return nil
+}
+
 // fatal ends a run that could not do anything useful (nothing connected):
 // the result is still returned so --json callers see the counts.
 func fatal(r *Run, err error) (*Result, error) {
@@ -70,9 +95,10 @@ func (s *LatencyScenario) Summary() string {
 func (s *LatencyScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.Conns, "conns", 1, "connections")
 	fs.Float64Var(&s.Rate, "rate", 1000, "messages per second, all connections together")
-	fs.IntVar(&s.Size, "size", 64, "message size in bytes (text, at least 24)")
+	fs.IntVar(&s.Size, "size", 64, sizeUsage)
 	fs.DurationVar(&s.Drain, "drain", 3*time.Second, "how long to wait for the last echoes")
 }
+func (s *LatencyScenario) Validate() error { return errors.Join(checkSize(s.Size), checkRate(s.Rate)) }
 func (s *LatencyScenario) Split(i, n int) {
 	s.Conns = max(share(s.Conns, n, i), 1)
 	s.Rate /= float64(n)
@@ -112,10 +138,11 @@ func (s *ThroughputScenario) Summary() string {
 func (s *ThroughputScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.Conns, "conns", 10, "connections")
 	fs.IntVar(&s.Inflight, "inflight", 16, "messages in flight per connection")
-	fs.IntVar(&s.Size, "size", 64, "message size in bytes (text, at least 24)")
+	fs.IntVar(&s.Size, "size", 64, sizeUsage)
 	fs.DurationVar(&s.Drain, "drain", 3*time.Second, "how long to wait for the last echoes")
 }
-func (s *ThroughputScenario) Split(i, n int) { s.Conns = max(share(s.Conns, n, i), 1) }
+func (s *ThroughputScenario) Validate() error { return checkSize(s.Size) }
+func (s *ThroughputScenario) Split(i, n int)  { s.Conns = max(share(s.Conns, n, i), 1) }
 func (s *ThroughputScenario) Run(ctx context.Context, o *Options) (*Result, error) {
 	r, err := NewRun(s.Name(), o, map[string]any{"conns": s.Conns, "inflight": s.Inflight, "size": s.Size})
 	if err != nil {
@@ -151,12 +178,18 @@ func (s *BinaryScenario) Summary() string {
 	return "binary echo at several payload sizes, checked as a byte stream (server in --binary mode)"
 }
 func (s *BinaryScenario) Flags(fs *flag.FlagSet) {
-	fs.StringVar(&s.Sizes, "sizes", "16,1024,65536", "payload sizes in bytes, comma separated (each a phase of --duration/len)")
+	fs.StringVar(&s.Sizes, "sizes", "16,1024,65536", fmt.Sprintf("payload sizes in bytes (at least %d), comma separated (each a phase of --duration/len)", minRecord))
 	fs.IntVar(&s.Conns, "conns", 1, "connections")
 	fs.IntVar(&s.Inflight, "inflight", 4, "records in flight per connection")
 	fs.DurationVar(&s.Drain, "drain", 3*time.Second, "how long to wait for the last echoes of each phase")
 }
 func (s *BinaryScenario) Split(i, n int) { s.Conns = max(share(s.Conns, n, i), 1) }
+func (s *BinaryScenario) Validate() error {
+	if _, err := ParseSizes(s.Sizes); err != nil {
+		return fmt.Errorf("--sizes: %v", err)
+	}
+	return nil
+}
 
 // ParseSizes parses "16,1K,64K".
 func ParseSizes(v string) ([]int, error) {
@@ -176,6 +209,9 @@ func ParseSizes(v string) ([]int, error) {
 		n, err := strconv.Atoi(f)
 		if err != nil || n <= 0 || n*mul > maxFrame {
 			return nil, fmt.Errorf("bad size %q", f)
+		}
+		if n*mul < minRecord {
+			return nil, fmt.Errorf("size %d is below the minimum of %d bytes (a record holds a sequence number and a timestamp)", n*mul, minRecord)
 		}
 		out = append(out, n*mul)
 	}

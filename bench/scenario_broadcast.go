@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"sync/atomic"
@@ -32,10 +33,19 @@ func (s *BroadcastScenario) Summary() string {
 func (s *BroadcastScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.Listeners, "conns", 100, "listening connections")
 	fs.IntVar(&s.Concurrency, "concurrency", 100, "connections being set up at once")
-	fs.IntVar(&s.Size, "size", 64, "message size")
+	fs.IntVar(&s.Size, "size", 64, sizeUsage)
 	fs.Float64Var(&s.Rate, "rate", 100, "messages per second the producer sends (--producer conn)")
 	fs.StringVar(&s.Producer, "producer", "conn", `"conn": one extra connection sends; "none": the server emits by itself`)
 	fs.DurationVar(&s.Drain, "drain", 3*time.Second, "how long to wait for the last deliveries")
+}
+func (s *BroadcastScenario) Validate() error {
+	switch s.Producer {
+	case "conn":
+		return errors.Join(checkSize(s.Size), checkRate(s.Rate))
+	case "none":
+		return nil // the server emits: --size and --rate are not used
+	}
+	return fmt.Errorf("--producer %q: must be conn or none", s.Producer)
 }
 func (s *BroadcastScenario) Split(i, n int) {
 	s.Listeners = max(share(s.Listeners, n, i), 1)

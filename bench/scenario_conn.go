@@ -30,9 +30,10 @@ func (s *StormScenario) Summary() string {
 func (s *StormScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.Conns, "conns", 1000, "connections to open")
 	fs.IntVar(&s.Concurrency, "concurrency", 100, "connections being set up at once")
-	fs.IntVar(&s.Size, "size", 32, "size of the one message each sends")
+	fs.IntVar(&s.Size, "size", 32, fmt.Sprintf("size of the one message each sends, in bytes (text, at least %d)", minTextSize))
 	fs.BoolVar(&s.Keep, "keep", true, "keep each connection open until all are done (else close after its echo)")
 }
+func (s *StormScenario) Validate() error { return checkSize(s.Size) }
 func (s *StormScenario) Split(i, n int) {
 	s.Conns = share(s.Conns, n, i)
 	s.Concurrency = max(share(s.Concurrency, n, i), 1)
@@ -126,9 +127,10 @@ func (s *ChurnScenario) Summary() string {
 }
 func (s *ChurnScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.Concurrency, "concurrency", 1, "cycles running in parallel")
-	fs.IntVar(&s.Size, "size", 32, "message size")
+	fs.IntVar(&s.Size, "size", 32, sizeUsage)
 }
-func (s *ChurnScenario) Split(i, n int) { s.Concurrency = max(share(s.Concurrency, n, i), 1) }
+func (s *ChurnScenario) Validate() error { return checkSize(s.Size) }
+func (s *ChurnScenario) Split(i, n int)  { s.Concurrency = max(share(s.Concurrency, n, i), 1) }
 
 type churnConn struct {
 	base

@@ -30,11 +30,12 @@ func (s *SlowScenario) Summary() string {
 }
 func (s *SlowScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.Conns, "conns", 1, "slow connections")
-	fs.IntVar(&s.Size, "size", 16<<10, "message size")
+	fs.IntVar(&s.Size, "size", 16<<10, sizeUsage)
 	fs.DurationVar(&s.Stall, "stall", 2*time.Second, "no progress for this long counts as stalled (flow control works)")
 	fs.IntVar(&s.RcvBuf, "rcvbuf", 64<<10, "client SO_RCVBUF, so what the client kernel absorbs is small and known")
 }
-func (s *SlowScenario) Split(i, n int) { s.Conns = max(share(s.Conns, n, i), 1) }
+func (s *SlowScenario) Validate() error { return checkSize(s.Size) }
+func (s *SlowScenario) Split(i, n int)  { s.Conns = max(share(s.Conns, n, i), 1) }
 
 type slowConn struct {
 	base

@@ -11,8 +11,9 @@ import (
 // serveCGI runs the --cgidir script the URL path names, if there is one,
 // and reports whether it answered. The path maps one to one onto a file
 // under the directory (no PATH_INFO walk, as in websocketd); a miss falls
-// through to static files. Confinement is that of --dir: encoded slashes,
-// backslashes and ".." segments are misses, and the script must resolve,
+// through to static files. Confinement is that of --dir: encoded slashes
+// and backslashes are misses, dot segments are resolved first and a ".."
+// that leaves the directory is a miss, and the script must resolve,
 // symlinks followed, inside the directory. The script is a child like a
 // WebSocket's and takes a --maxforks slot while it runs: over the limit
 // the answer is 429.
@@ -46,10 +47,14 @@ func (w *web) serveCGI(rw http.ResponseWriter, r *http.Request, f *Fields) bool 
 // cgiScript maps the request to a regular file under --cgidir.
 func (w *web) cgiScript(r *http.Request) (string, bool) {
 	p := r.URL.Path
-	if suspectPath(r.URL.EscapedPath()) || suspectPath(p) || hasDotDot(p) {
+	if suspectPath(r.URL.EscapedPath()) || suspectPath(p) {
 		return "", false
 	}
-	file := filepath.Join(w.cgi.dir, filepath.FromSlash(path.Clean("/"+p)))
+	p, ok := resolveDots("/" + p)
+	if !ok {
+		return "", false
+	}
+	file := filepath.Join(w.cgi.dir, filepath.FromSlash(path.Clean(p)))
 	st, err := os.Stat(file)
 	if err != nil || !st.Mode().IsRegular() || !w.cgi.contains(file) {
 		return "", false

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net"
 	"net/netip"
 	"time"
 )
@@ -21,9 +22,13 @@ type Config struct {
 	PassEnv       []string // parent variables copied to the child (only if set and non-empty)
 	Binary        bool     // binary frames, raw bytes both ways
 	PassStderr    bool     // stdout and stderr lines go to the client as JSON
-	ReverseLookup bool     // REMOTE_HOST from reverse DNS
-	PTY           bool     // --pty: each child on a pseudo-terminal (pty.go)
-	Term          string   // --pty: TERM of the children; "" = DefaultTerm
+	ReverseLookup bool     // REMOTE_HOST from reverse DNS (lookup.go)
+	// Resolver answers --reverselookup's queries; nil is net.DefaultResolver.
+	// cmd/wsplex sets one from WSPLEX_DNS (tests point it at their own DNS
+	// server).
+	Resolver *net.Resolver
+	PTY      bool   // --pty: each child on a pseudo-terminal (pty.go)
+	Term     string // --pty: TERM of the children; "" = DefaultTerm
 
 	// Limits.
 	MaxForks     int           // concurrent children; <= 0 unlimited

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -64,12 +65,30 @@ func suspectPath(raw string) bool {
 	return false
 }
 
-// hasDotDot reports whether a decoded URL path has a ".." segment.
-func hasDotDot(p string) bool {
+// resolveDots resolves the "." and ".." segments of a decoded URL path
+// that starts with "/", as websocketd does before it looks for the file:
+// "/sub/../hello.sh" is "/hello.sh". A ".." that would climb above the
+// root is refused (false), not clamped: such a request is an attempt to
+// leave the directory. A path without dot segments is returned unchanged,
+// so that PATH_INFO keeps its slashes as the client sent them.
+func resolveDots(p string) (string, bool) {
+	depth, dots := 0, false
 	for seg := range strings.SplitSeq(p, "/") {
-		if seg == ".." {
-			return true
+		switch seg {
+		case "":
+		case ".":
+			dots = true
+		case "..":
+			dots = true
+			if depth--; depth < 0 {
+				return "", false
+			}
+		default:
+			depth++
 		}
 	}
-	return false
+	if !dots {
+		return p, true
+	}
+	return path.Clean(p), true
 }

@@ -31,7 +31,9 @@ const (
 )
 
 // conn is one client connection and, once upgraded, its child. Every field
-// is owned by the connection's event-loop goroutine.
+// is owned by the connection's event-loop goroutine; the few methods that
+// run elsewhere (Notify, fire, exec) touch none of them but hand work over
+// (and the shutdown sweep takes them once the loops are gone).
 type conn struct {
 	e                      *Engine
 	gc                     gnet.Conn // nil once the socket is closed
@@ -82,7 +84,12 @@ type conn struct {
 }
 
 // exec runs f on c's event loop. It is how pollers and timers hand work
-// to the connection's owner.
+// to the connection's owner. Once the daemon is stopping gnet's loops
+// (shutdown, after the drain), Execute fails, or takes a task the exiting
+// loop never runs: f is lost. Nothing of the connection is lost with it:
+// the shutdown sweep (sweep.go) kills, reaps and releases every child still
+// held once the loops are gone, and a child that has no connection yet
+// goes through handChild instead.
 func (c *conn) exec(f func(*conn)) {
 	_ = c.loop.Execute(context.Background(), task{c, f})
 }
@@ -114,8 +121,9 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
-// OnTraffic is gnet telling us bytes arrived (or Wake asking us to look
-// at the bytes we left in its buffer).
+// OnTraffic is gnet telling us bytes arrived. Bytes left in gnet's buffer
+// while the input was paused are not announced again: whoever resumes the
+// input (flushStdin, childStarted) reads them with readFrames.
 func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	c, _ := gc.Context().(*conn)
 	if c == nil {

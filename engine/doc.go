@@ -27,13 +27,21 @@
 //   - outbound.go: the child's stdout/stderr -> frames, paused while the
 //     client is behind;
 //   - lifecycle.go: child exit, the termination ladder, closing;
+//   - sweep.go: at shutdown, the children the stopped event loops can no
+//     longer reach;
 //   - pty.go, term.go: --pty, children on terminals (control messages,
 //     the hangup) and its --devconsole terminal page;
 //   - timers.go: one timer per connection for every deadline it has;
-//   - env.go: the CGI environment of the child.
+//   - env.go, lookup.go: the CGI environment of the child, and
+//     --reverselookup's query, made off the loop.
 //
-// Every method of conn runs on the connection's event-loop goroutine:
-// gnet's callbacks, and the work that spawn's pollers, its start answers
-// and timers hand over with EventLoop.Execute. That single owner is why there are no locks in
-// the data path.
+// Every field of conn is owned by the connection's event-loop goroutine,
+// and every method that touches one runs there: gnet's callbacks, and the
+// work that spawn's pollers, its start answers and timers hand over with
+// EventLoop.Execute (conn.exec). The methods that run elsewhere only hand
+// work over: Notify runs on a spawn poller, fire on the timer's goroutine
+// (likewise the StartAsync answer, handChild, and the --reverselookup
+// query's goroutine). Once the loops have stopped at shutdown, the sweep
+// (sweep.go) is the owner that is left. That single owner is why there are
+// no locks in the data path.
 package engine

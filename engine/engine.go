@@ -53,6 +53,14 @@ type Engine struct {
 	live     map[*conn]struct{}
 	shutting bool
 	drained  chan struct{} // closed when shutting and nothing is live
+
+	// Children on their way to a loop, for the shutdown sweep (sweep.go).
+	starts    atomic.Int64 // StartAsync calls not answered yet
+	handMu    sync.Mutex
+	handing   map[*spawn.Process]struct{} // answered, not yet taken by the loop
+	late      []*spawn.Process            // answered after the loops were gone
+	loopsGone bool                        // gnet's loops have stopped: hand nothing more over
+	swept     bool                        // the sweep is over: dispose of late children at once
 }
 
 // New prepares an engine: it raises the fd limit and opens the listeners,
@@ -70,7 +78,8 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.ServerSoftware == "" {
 		cfg.ServerSoftware = "wsplex"
 	}
-	e := &Engine{cfg: cfg, log: cfg.Log, live: make(map[*conn]struct{}), drained: make(chan struct{}), started: time.Now()}
+	e := &Engine{cfg: cfg, log: cfg.Log, live: make(map[*conn]struct{}), drained: make(chan struct{}), started: time.Now(),
+		handing: make(map[*spawn.Process]struct{})}
 	e.hdrHTTP = parseHeaders(cfg.Headers, cfg.HeadersHTTP)
 	e.hdrWS = parseHeaders(cfg.Headers, cfg.HeadersWS)
 	e.initRouting()
@@ -198,6 +207,7 @@ func (e *Engine) shutdown() {
 		e.log.Log(LevelError, "server", nil, "Shutdown: %d connections still open after %v; exiting anyway", e.conns.Load(), limit)
 	}
 	_ = e.client.Stop()
+	e.sweep()
 	e.closeWeb()
 	e.waitBridges(bridgeLinger + time.Second)
 	if e.pool != nil {

@@ -24,12 +24,9 @@ func (c *conn) environ(req *codec.Request) []string {
 			add(name, v)
 		}
 	}
+	// With --reverselookup, REMOTE_HOST is replaced once the name is known
+	// (lookup.go); until then, and if there is none, it is the address.
 	remoteHost := c.remoteAddr
-	if e.cfg.ReverseLookup && c.remotePort != "" {
-		if names, err := net.LookupAddr(c.remoteAddr); err == nil && len(names) > 0 {
-			remoteHost = strings.TrimSuffix(names[0], ".")
-		}
-	}
 	c.fields.Remote = remoteHost
 	defPort := "80"
 	if e.tlsConf != nil {

@@ -303,7 +303,14 @@ func (c *conn) jsonLines(b *batch, stream string, pend, data []byte) []byte {
 	return pend
 }
 
+// sendJSON sends one line as a JSON message. A stderr line is also logged,
+// the same ERROR line as without --passstderr: websocketd logs it on the
+// server while the client gets it, and an operator should not lose the
+// child's complaints by letting the client see them.
 func (c *conn) sendJSON(b *batch, stream string, line []byte) {
+	if stream == "stderr" {
+		c.logStderr(line)
+	}
 	msg := codec.AppendStreamJSON(nil, stream, line)
 	c.add(b, true, ws.OpText, msg)
 	c.flush(b)

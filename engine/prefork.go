@@ -40,7 +40,8 @@ func (e *Engine) startChild(c *conn, spec spawn.Spec) {
 	}
 	c.starting = true
 	c.pauseInput()
+	e.starts.Add(1)
 	e.spawner.StartAsync(spec, c, func(p *spawn.Process, err error) {
-		c.exec(func(c *conn) { c.childStarted(p, err) })
+		e.handChild(c, p, err)
 	})
 }

@@ -16,7 +16,8 @@ import (
 // The loop's poller fd is unexported in gnet; it is found by reflection on
 // the pinned gnet v2.10.0 (conn.loop.poller.fd). If the layout ever
 // changes, pollerFD reports false and the pause degrades to the --inbuffer
-// bound (1008), which TestClientFasterThanChildIsPaused would show.
+// bound (1008), which TestFlowClientToChild and TestFlowClientHeldBack
+// (cmd/wsplex/flow_test.go) would show.
 //
 // gnet itself re-enables reading when a write of its own hits EAGAIN
 // (ModReadWrite) or drains (ModRead); OnTraffic then finds the connection

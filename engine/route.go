@@ -26,15 +26,19 @@ type route struct {
 // path is PATH_INFO; anything missing, a directory at the end of the path,
 // or something that is neither file nor directory is "no script" (404).
 //
-// Confinement: encoded slashes and backslashes, NULs and ".." segments are
-// refused before any file is looked at, and the script found must resolve,
-// symlinks followed, to a file inside DIR.
-func routeDir(j jail, rawPath string) (route, bool) {
+// Confinement: encoded slashes and backslashes and NULs are refused before
+// any file is looked at; "." and ".." segments are resolved first, and a
+// ".." that would leave DIR is refused (resolveDots); the script found must
+// resolve, symlinks followed, to a file inside DIR.
+func routeDir(j jail, rawPath string) (rt route, ok bool) {
 	if suspectPath(rawPath) {
 		return route{}, false
 	}
 	p, err := url.PathUnescape(rawPath)
-	if err != nil || !strings.HasPrefix(p, "/") || suspectPath(p) || hasDotDot(p) {
+	if err != nil || !strings.HasPrefix(p, "/") || suspectPath(p) {
+		return route{}, false
+	}
+	if p, ok = resolveDots(p); !ok {
 		return route{}, false
 	}
 	parts := strings.Split(p[1:], "/")
@@ -54,7 +58,7 @@ func routeDir(j jail, rawPath string) (route, bool) {
 		case !st.Mode().IsRegular() || !j.contains(file):
 			return route{}, false
 		}
-		rt := route{script: file, scriptName: scriptName}
+		rt = route{script: file, scriptName: scriptName}
 		if !last {
 			rt.pathInfo = "/" + strings.Join(parts[i+1:], "/")
 		}

@@ -107,8 +107,16 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	}
 	resp, _, err := codec.Upgrade(head, codec.UpgradeOptions{Header: e.wsHeaders(), Protocols: protocolSelector(c.route.protocol)})
 	if err != nil {
-		e.metrics.handshakeFail.WithLabelValues("400").Inc()
+		// Counted under the status answered: 400, 405 (not GET), 426
+		// (wrong Sec-WebSocket-Version) or 505.
+		status := 400
+		var he *codec.HeadError
+		if errors.As(err, &he) {
+			status = he.Status
+		}
+		e.metrics.handshakeFail.WithLabelValues(itoa(status)).Inc()
 		e.log.Log(LevelAccess, "http", &c.fields, "Bad handshake: %v", err)
+		c.inputDone = true // what follows the answer is not frames
 		_, _ = c.gc.Discard(-1)
 		_, _ = c.gc.Write(resp)
 		c.closeAfterFlush()
@@ -128,7 +136,12 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	e.children.Add(1)
 	c.fdsCharged = childFDs
 	e.fdsHeld.Add(c.fdsCharged)
-	e.startChild(c, spawn.Spec{Path: c.route.script, Args: argv, Env: env})
+	spec := spawn.Spec{Path: c.route.script, Args: argv, Env: env}
+	if e.cfg.ReverseLookup && c.remoteAddr != "unix-socket" {
+		c.lookupThenStart(spec) // lookup.go
+		return
+	}
+	e.startChild(c, spec)
 }
 
 // childFDs is what a child costs the daemon in fds (three pipes), charged
@@ -209,7 +222,7 @@ func (e *Engine) httpHeaders() []codec.Header { return e.hdrHTTP }
 func (e *Engine) wsHeaders() []codec.Header { return e.hdrWS }
 
 // parseHeaders turns "Name: value" flags into headers; cmd/wsplex has
-// validated them.
+// validated them (checkHeader: a token name, no CR, LF or other control).
 func parseHeaders(lists ...[]string) []codec.Header {
 	var out []codec.Header
 	for _, l := range lists {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"io"
 	"log"
 	"net/http"
 	"time"
@@ -86,12 +87,12 @@ func (w *web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.serveConsole(rw, r)
 	case w.e.cfg.CGIDir != "" && w.serveCGI(rw, r, f):
 	case w.static != nil:
-		w.e.log.Log(LevelAccess, "http", f, "STATIC")
 		if suspectPath(r.URL.EscapedPath()) {
+			w.e.log.Log(LevelAccess, "http", f, "NOT FOUND")
 			http.NotFound(rw, r)
 			return
 		}
-		w.static.ServeHTTP(rw, r)
+		w.static.ServeHTTP(&staticLogger{ResponseWriter: rw, w: w, f: f}, r)
 	default:
 		w.e.log.Log(LevelAccess, "http", f, "NOT FOUND")
 		http.NotFound(rw, r)
@@ -133,3 +134,44 @@ func (w logWriter) Write(p []byte) (int, error) {
 	w.l.Log(LevelError, "http", nil, "%s", bytes.TrimRight(p, "\n"))
 	return len(p), nil
 }
+
+// staticLogger writes the access line of a static request once its status
+// is known: STATIC for a file (or a 304, a 206...), NOT FOUND for a miss,
+// as websocketd logs a request nothing serves. The line is written before
+// the response goes out.
+type staticLogger struct {
+	http.ResponseWriter
+	w      *web
+	f      *Fields
+	logged bool
+}
+
+func (s *staticLogger) WriteHeader(status int) {
+	if !s.logged {
+		s.logged = true
+		msg := "STATIC"
+		if status == http.StatusNotFound {
+			msg = "NOT FOUND"
+		}
+		s.w.e.log.Log(LevelAccess, "http", s.f, "%s", msg)
+	}
+	s.ResponseWriter.WriteHeader(status)
+}
+
+func (s *staticLogger) Write(p []byte) (int, error) {
+	if !s.logged {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// ReadFrom keeps the response's own ReadFrom (sendfile) for file bodies.
+func (s *staticLogger) ReadFrom(r io.Reader) (int64, error) {
+	if !s.logged {
+		s.WriteHeader(http.StatusOK)
+	}
+	return io.Copy(s.ResponseWriter, r)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (s *staticLogger) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -98,18 +98,16 @@ func (pl *Pool) Take(env []string, n Notifier) (*Process, bool) {
 
 		h := p.notify.(*handoff)
 		h.mu.Lock()
-		_, gone := p.Reap()
-		if !gone {
-			// A fresh pipe takes 64 KiB at once; a longer environment does
-			// not fit and the child is not used.
-			if k, err := p.WriteStdin(line); err != nil || k != len(line) {
-				gone = true
-				pl.discard(p)
-			}
-		}
-		if gone {
+		if _, gone := p.Reap(); gone {
 			h.mu.Unlock()
 			p.Release()
+			continue
+		}
+		// A fresh pipe takes 64 KiB at once; a longer environment does not
+		// fit and the child is not used.
+		if k, err := p.WriteStdin(line); err != nil || k != len(line) {
+			h.mu.Unlock()
+			pl.discard(p)
 			continue
 		}
 		pl.mu.Lock()
@@ -172,7 +170,6 @@ func (pl *Pool) refill() {
 			pl.mu.Unlock()
 			if p != nil {
 				pl.discard(p)
-				p.Release()
 			}
 			if err != nil {
 				pl.mu.Lock()
@@ -219,10 +216,37 @@ func (pl *Pool) died(p *Process) {
 	}
 }
 
-// discard kills a waiting child's group; its exit is collected by the
-// handoff (or, for a spawner's child, by the spawner).
+// discard kills a waiting child that will not be used; the reaper reaps
+// and releases it once its exit is seen. Releasing it at once would close
+// the exit watch with the pipes, and a child forked by the daemon itself
+// would stay a zombie until the daemon exits. The signal goes out under
+// h.mu, before anyone can have reaped the child (its exit report waits for
+// the lock), so it cannot reach a reused process group. The caller must not
+// use p again.
 func (pl *Pool) discard(p *Process) {
+	h := p.notify.(*handoff)
+	h.mu.Lock()
+	if h.exited {
+		h.mu.Unlock()
+		p.Release() // the handoff has reaped it
+		return
+	}
 	_ = p.Signal(unix.SIGKILL)
+	h.owner = reaper{}
+	h.mu.Unlock()
+}
+
+// reaper owns a discarded child: it reaps it when its exit is seen, then
+// releases it.
+type reaper struct{}
+
+func (reaper) Notify(p *Process) {
+	if p.TakeEvents()&EvExit == 0 {
+		return
+	}
+	if _, ok := p.Reap(); ok {
+		p.Release()
+	}
 }
 
 // Close kills the waiting children and waits until they are reaped.

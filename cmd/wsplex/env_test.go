@@ -12,16 +12,16 @@ import (
 	"testing"
 )
 
-// mlEnvOf connects with the exact request head of mlUpgradeRequest (path,
+// envOf connects with the exact request head of upgradeRequest (path,
 // host, extra header lines) to a daemon running env, and returns the
 // child's environment and the client's local port.
-func mlEnvOf(t testing.TB, d *daemon, path, host, extra string) (map[string]string, string) {
+func envOf(t testing.TB, d *daemon, path, host, extra string) (map[string]string, string) {
 	t.Helper()
-	c := mlRawUpgrade(t, d.addr, path, host, extra, nil)
+	c := rawUpgrade(t, d.addr, path, host, extra, nil)
 	_, port, _ := net.SplitHostPort(c.conn.LocalAddr().String())
-	msgs, _, _ := mlReadUntilClose(t, c, waitTimeout)
+	msgs, _, _ := readUntilClose(t, c, waitTimeout)
 	env := map[string]string{}
-	for _, line := range mlTexts(t, msgs) {
+	for _, line := range texts(t, msgs) {
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
 			t.Fatalf("env printed %q, not NAME=value", line)
@@ -34,9 +34,9 @@ func mlEnvOf(t testing.TB, d *daemon, path, host, extra string) (map[string]stri
 	return env, port
 }
 
-// mlServerSoftware is SERVER_SOFTWARE as the daemon's --version names it:
+// serverSoftware is SERVER_SOFTWARE as the daemon's --version names it:
 // "wsplex 0.1.0 (...)" -> "wsplex/0.1.0".
-func mlServerSoftware(t testing.TB) string {
+func serverSoftware(t testing.TB) string {
 	t.Helper()
 	r := runDaemon(t, "--version")
 	f := strings.Fields(r.Stdout)
@@ -46,8 +46,8 @@ func mlServerSoftware(t testing.TB) string {
 	return f[0] + "/" + f[1]
 }
 
-// mlCompareEnv reports every difference between the environment got and want.
-func mlCompareEnv(t testing.TB, got, want map[string]string) {
+// compareEnv reports every difference between the environment got and want.
+func compareEnv(t testing.TB, got, want map[string]string) {
 	t.Helper()
 	var keys []string
 	for k := range want {
@@ -77,19 +77,19 @@ func mlCompareEnv(t testing.TB, got, want map[string]string) {
 // reference's "Child environment" section.
 func TestChildEnvExact(t *testing.T) {
 	t.Parallel()
-	envBin := mlLookPath(t, "env")
+	envBin := lookPath(t, "env")
 	d := startDaemonWith(t, daemonOptions{Env: []string{
 		"HOME=/home/leak", "USER=leak", "SHELL=/bin/leak", "TERM=leak-term", "LANG=xx_XX.UTF-8",
 		"LD_LIBRARY_PATH=/nonexistent/ld", "WSPLEX_TEST_LEAK=1", "HTTPS=on",
 	}}, envBin)
-	software := mlServerSoftware(t)
+	software := serverSoftware(t)
 
 	extra := "Origin: http://origin.test\r\n" +
 		"X-Multi: a\r\n" +
 		"X-Dash-Name: v w\r\n" +
 		"x-multi: b\r\n" +
 		"Cookie: c=1\r\n"
-	got, port := mlEnvOf(t, d, "/some/path?x=%20y&z=%2F", "example.test:8081", extra)
+	got, port := envOf(t, d, "/some/path?x=%20y&z=%2F", "example.test:8081", extra)
 	want := map[string]string{
 		"SERVER_SOFTWARE":            software,
 		"PATH":                       os.Getenv("PATH"),
@@ -115,7 +115,7 @@ func TestChildEnvExact(t *testing.T) {
 		"REMOTE_USER":                "",
 		"HTTP_UPGRADE":               "websocket",
 		"HTTP_CONNECTION":            "Upgrade",
-		"HTTP_SEC_WEBSOCKET_KEY":     mlTestKey,
+		"HTTP_SEC_WEBSOCKET_KEY":     testKey,
 		"HTTP_SEC_WEBSOCKET_VERSION": "13",
 		"HTTP_ORIGIN":                "http://origin.test",
 		"HTTP_X_MULTI":               "a, b",
@@ -126,13 +126,13 @@ func TestChildEnvExact(t *testing.T) {
 		// The subprotocol answered (none here): wsplex's addition.
 		want["WEBSOCKET_PROTOCOL"] = ""
 	}
-	mlCompareEnv(t, got, want)
+	compareEnv(t, got, want)
 	if got["UNIQUE_ID"] == "" {
 		t.Errorf("UNIQUE_ID is empty")
 	}
 
 	// No port in Host: SERVER_PORT 80. No query: QUERY_STRING present, empty.
-	got2, port2 := mlEnvOf(t, d, "/", "example.test", "")
+	got2, port2 := envOf(t, d, "/", "example.test", "")
 	for k, v := range map[string]string{
 		"SERVER_NAME": "example.test", "SERVER_PORT": "80", "QUERY_STRING": "",
 		"REQUEST_URI": "/", "PATH_INFO": "/", "PATH_TRANSLATED": "/", "SCRIPT_NAME": "/",
@@ -156,12 +156,12 @@ func TestChildEnvExact(t *testing.T) {
 // variables are skipped; newlines become spaces.
 func TestChildEnvPassEnv(t *testing.T) {
 	t.Parallel()
-	envBin := mlLookPath(t, "env")
+	envBin := lookPath(t, "env")
 	d := startDaemonWith(t, daemonOptions{Env: []string{
 		"WSPLEX_A=1", "WSPLEX_B=two words", "WSPLEX_EMPTY=", "WSPLEX_NL=line1\nline2",
 		"LD_LIBRARY_PATH=/nonexistent/ld", "WSPLEX_NOT_LISTED=x",
 	}}, "--passenv=WSPLEX_A,WSPLEX_B,WSPLEX_EMPTY,WSPLEX_UNSET_VAR,WSPLEX_NL", envBin)
-	got, _ := mlEnvOf(t, d, "/", "h", "")
+	got, _ := envOf(t, d, "/", "h", "")
 	want := map[string]string{"WSPLEX_A": "1", "WSPLEX_B": "two words", "WSPLEX_NL": "line1 line2"}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {
@@ -182,10 +182,10 @@ func TestChildEnvPassEnv(t *testing.T) {
 // LD_LIBRARY_PATH is not invented.
 func TestChildEnvDefaultPassEnvUnset(t *testing.T) {
 	t.Parallel()
-	envBin := mlLookPath(t, "env")
+	envBin := lookPath(t, "env")
 	// "LD_LIBRARY_PATH=" (empty) is "unset or empty": skipped either way.
 	d := startDaemonWith(t, daemonOptions{Env: []string{"LD_LIBRARY_PATH="}}, envBin)
-	got, _ := mlEnvOf(t, d, "/", "h", "")
+	got, _ := envOf(t, d, "/", "h", "")
 	if v, ok := got["LD_LIBRARY_PATH"]; ok {
 		t.Errorf("LD_LIBRARY_PATH=%q, want it absent when empty", v)
 	}
@@ -198,7 +198,7 @@ func TestChildEnvDefaultPassEnvUnset(t *testing.T) {
 func TestChildEnvWorkingDir(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	d := startDaemonWith(t, daemonOptions{Dir: dir}, mlLookPath(t, "pwd"), "-P")
+	d := startDaemonWith(t, daemonOptions{Dir: dir}, lookPath(t, "pwd"), "-P")
 	c := dialWS(t, d.url("/"))
 	c.expectText(t, mustEvalSymlinks(t, dir))
 }
@@ -216,16 +216,16 @@ func mustEvalSymlinks(t testing.TB, p string) string {
 // spaces included.
 func TestChildEnvArgv(t *testing.T) {
 	t.Parallel()
-	script := mlScript(t, "args.sh", "#!/bin/bash\necho \"$#\"\nfor a in \"$@\"; do printf '<%s>\\n' \"$a\"; done\n")
+	script := writeScript(t, "args.sh", "#!/bin/bash\necho \"$#\"\nfor a in \"$@\"; do printf '<%s>\\n' \"$a\"; done\n")
 	args := []string{"a b", "", "--port=1", "-x", "*", "$HOME", "ünï", "  lead", "trail  ", `q"uo'te`}
 	d := startDaemon(t, append([]string{script}, args...)...)
 	c := dialWS(t, d.url("/"))
-	msgs, _, _ := mlReadUntilClose(t, c, waitTimeout)
+	msgs, _, _ := readUntilClose(t, c, waitTimeout)
 	want := []string{strconv.Itoa(len(args))}
 	for _, a := range args {
 		want = append(want, "<"+a+">")
 	}
-	got := mlTexts(t, msgs)
+	got := texts(t, msgs)
 	if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
 		t.Errorf("child printed %q, want %q", got, want)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -255,6 +256,17 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 		return fail(exitInvalid, true, "Your static dir '%s' is not pointing to an accessible directory.", o.staticDir)
 	}
 
+	for _, l := range []struct {
+		flag string
+		list []string
+	}{{"--header", o.headers}, {"--header-ws", o.headersWS}, {"--header-http", o.headersHTTP}} {
+		for _, h := range l.list {
+			if msg := checkHeader(h); msg != "" {
+				return fail(exitInvalid, false, "Invalid %s %q: %s.", l.flag, h, msg)
+			}
+		}
+	}
+
 	if msg := applyHandshakeFlags(&o, len(rest) > 0, &cfg); msg != "" {
 		return fail(exitInvalid, true, "%s", msg)
 	}
@@ -307,6 +319,9 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 		cfg.PTY, cfg.Term = true, o.term
 	}
 	cfg.ReverseLookup = o.reverseLookup
+	if addr := os.Getenv("WSPLEX_DNS"); addr != "" && o.reverseLookup {
+		cfg.Resolver = dnsResolver(addr)
+	}
 
 	cfg.MaxForks = o.maxForks
 	cfg.PreFork = max(o.preFork, 0)
@@ -326,6 +341,53 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 	cfg.MetricsAddr = o.metrics.addr
 	cfg.ServerSoftware = "wsplex/" + Version
 	return cfg, continueRun
+}
+
+// checkHeader says what is wrong with a --header value, "" if nothing.
+// The value goes verbatim into responses, so a CR or LF in it would end the
+// header early and let the rest be read as more headers or as the body
+// (response splitting); it is refused at startup instead. The name must be
+// an RFC 9110 token; the value may hold no control character but HTAB.
+// Like websocketd, "Name" without a colon is a header with an empty value.
+func checkHeader(h string) string {
+	name, value, _ := strings.Cut(h, ":")
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "want \"Name: value\" with a header name"
+	}
+	for i := 0; i < len(name); i++ {
+		if !isTokenChar(name[i]) {
+			return fmt.Sprintf("the header name %q may only contain letters, digits and !#$%%&'*+-.^_`|~", name)
+		}
+	}
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return fmt.Sprintf("the value contains the control character %q (CR and LF would split the response)", string(c))
+		}
+	}
+	return ""
+}
+
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// dnsResolver asks the DNS server at addr (HOST:PORT, from WSPLEX_DNS)
+// instead of the system's. It is not a flag: it exists so that tests can
+// give --reverselookup a resolver of their own, for instance one that
+// never answers.
+func dnsResolver(addr string) *net.Resolver {
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}
 }
 
 func isDir(path string) bool {

@@ -42,41 +42,6 @@ type rssSampler struct {
 	done    chan struct{}
 }
 
-func sampleRSS(t testing.TB, pid int, every time.Duration) *rssSampler {
-	s := &rssSampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			if kb, err := readRSS(pid); err == nil {
-				s.samples.Add(1)
-				if int64(kb) > s.max.Load() {
-					s.max.Store(int64(kb))
-				}
-			}
-			select {
-			case <-s.stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	t.Cleanup(func() { s.finish() })
-	return s
-}
-
-// finish stops sampling and returns the largest RSS seen, in KiB.
-func (s *rssSampler) finish() int {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
-	<-s.done
-	return int(s.max.Load())
-}
-
 // TestFlowChildToClient: a child writes 256 MiB of numbered lines to a
 // client that reads nothing for 5 s. Meanwhile the daemon stays small and
 // the child is blocked (its write count stops growing, far short of 256

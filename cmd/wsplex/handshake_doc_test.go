@@ -46,15 +46,11 @@ func TestSignedURLDocSnippets(t *testing.T) {
 			if !ok {
 				t.Fatalf("docs/handshake.md has no sign:%s snippet", lang.name)
 			}
-			if _, err := exec.LookPath(lang.prog); err != nil {
-				skipOrFail(t, "%s not found: %v", lang.prog, err)
-			}
+			prog := lookPath(t, lang.prog)
 			if lang.name == "sh" {
-				if _, err := exec.LookPath("openssl"); err != nil {
-					skipOrFail(t, "openssl not found: %v", err)
-				}
+				lookPath(t, "openssl")
 			}
-			cmd := exec.Command(lang.prog, lang.flag, code)
+			cmd := exec.Command(prog, lang.flag, code)
 			cmd.Env = append(os.Environ(), "KEYFILE="+keys, "TARGET=/chat?room=1")
 			out, err := cmd.Output()
 			if err != nil {
@@ -64,13 +60,13 @@ func TestSignedURLDocSnippets(t *testing.T) {
 			if !strings.HasPrefix(target, "/chat?room=1&expires=") {
 				t.Fatalf("%s snippet printed %q", lang.name, target)
 			}
-			r := rawUpgrade(t, d, target, "")
+			r := upgradeAt(t, d, target, "")
 			if r.status != 101 {
 				t.Fatalf("%s snippet's %s: HTTP %d %q", lang.name, target, r.status, r.body)
 			}
 			r.client.sendText(t, "hi")
 			r.client.expectText(t, "hi")
-			if r := rawUpgrade(t, d, strings.Replace(target, "room=1", "room=2", 1), ""); r.status != 403 {
+			if r := upgradeAt(t, d, strings.Replace(target, "room=1", "room=2", 1), ""); r.status != 403 {
 				t.Errorf("%s: tampered target HTTP %d, want 403", lang.name, r.status)
 			}
 		})

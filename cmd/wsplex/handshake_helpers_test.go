@@ -61,11 +61,11 @@ type hsResult struct {
 	client   *wsClient
 }
 
-// rawUpgrade sends an upgrade for target to d with the extra header lines
+// upgradeAt sends an upgrade for target to d with the extra header lines
 // (each ending "\r\n") and reads the answer; a 101 comes with its client.
-func rawUpgrade(t testing.TB, d *daemon, target, extra string) hsResult {
+func upgradeAt(t testing.TB, d *daemon, target, extra string) hsResult {
 	t.Helper()
-	conn, br, resp := mlRawRequest(t, d.addr, mlUpgradeRequest(target, d.addr, extra))
+	conn, br, resp := sendRawRequest(t, d.addr, upgradeRequest(target, d.addr, extra))
 	r := hsResult{status: resp.StatusCode, protocol: resp.Header.Get("Sec-WebSocket-Protocol")}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		r.client = &wsClient{conn: conn, br: br}

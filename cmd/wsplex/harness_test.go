@@ -26,16 +26,23 @@ package main
 // `WSPLEX_TEST_BIN=bin/websocketd go test ./cmd/wsplex -run X` runs a test
 // against the reference daemon. Tests of the deliberate differences call
 // skipUnlessWsplex.
+//
+// The shared helpers live in four files, one of each kind:
+//
+//	harness_test.go  building and running the daemon, its log, scripts and
+//	                 files for a test, skips, limits
+//	clients_test.go  the Go and Node clients, raw requests and frames
+//	procs_test.go    what /proc says: children, fds, RSS, zombies
+//	browser_test.go  headless Chromium (playwright-core) for the pages
+//
+// A helper used by one scenario file stays in that file.
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -192,14 +199,31 @@ func exampleBin(t testing.TB, name string) string {
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
+// With extra addresses (e.g. "[::1]"), the port was free on those too.
+func freePort(t testing.TB, also ...string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		free := true
+		for _, a := range also {
+			o, err := net.Listen("tcp", net.JoinHostPort(strings.Trim(a, "[]"), strconv.Itoa(port)))
+			if err != nil {
+				free = false
+				break
+			}
+			o.Close()
+		}
+		l.Close()
+		if free {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("no port free on 127.0.0.1 and %v", also)
+	return 0
 }
 
 // ---------------------------------------------------------------------------
@@ -322,7 +346,7 @@ func startDaemonWith(t testing.TB, opts daemonOptions, args ...string) *daemon {
 	d := &daemon{log: newLineLog(), done: make(chan struct{})}
 	var argv []string
 	if !opts.NoTCP {
-		d.port = freePort(t)
+		d.port = freePort(t, extraAddresses(args)...)
 		d.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(d.port))
 		argv = append(argv, "--port="+strconv.Itoa(d.port), "--address=127.0.0.1")
 	}
@@ -355,13 +379,34 @@ func startDaemonWith(t testing.TB, opts daemonOptions, args ...string) *daemon {
 		}
 	})
 
-	switch {
-	case opts.UnixSocket != "":
+	// Await every listener the daemon was asked for: it listens on them one
+	// after another, so the first accepting says nothing of the others.
+	if opts.UnixSocket != "" {
 		d.awaitListening(t, "unix", opts.UnixSocket)
-	case !opts.NoTCP:
+	}
+	if !opts.NoTCP {
 		d.awaitListening(t, "tcp", d.addr)
+		for _, a := range extraAddresses(args) {
+			d.awaitListening(t, "tcp", net.JoinHostPort(strings.Trim(a, "[]"), strconv.Itoa(d.port)))
+		}
 	}
 	return d
+}
+
+// extraAddresses returns the values of the --address flags in args (the
+// harness's own --address=127.0.0.1 is not among them), up to COMMAND.
+func extraAddresses(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			break
+		}
+		name, val, ok := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if ok && name == "address" {
+			out = append(out, val)
+		}
+	}
+	return out
 }
 
 // awaitListening retries a dial until it succeeds, the daemon exits, or
@@ -508,491 +553,6 @@ func runDaemon(t testing.TB, args ...string) runResult {
 	}
 	return runResult{Stdout: stdout.String(), Stderr: stderr.String(), ExitCode: cmd.ProcessState.ExitCode()}
 }
-
-// ---------------------------------------------------------------------------
-// The node client (testdata/node/client.mjs, the ws npm package)
-
-// nodeConn is a running client.mjs: commands go to its stdin, events come
-// back one JSON line each.
-type nodeConn struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	events chan nodeEvent // closed when client.mjs's stdout ends
-	stderr bytes.Buffer   // read only after done
-	done   chan struct{}  // closed once the process is reaped
-}
-
-// nodeEvent is one event line of client.mjs; exactly one field is set.
-type nodeEvent struct {
-	Open               bool              `json:"open"`
-	Protocol           string            `json:"protocol"`
-	Message            *string           `json:"message"` // text, or base64 when Binary
-	Binary             bool              `json:"binary"`
-	Ping               *string           `json:"ping"`
-	Pong               *string           `json:"pong"`
-	Close              *nodeClose        `json:"close"`
-	Error              string            `json:"error"`
-	UnexpectedResponse *nodeHTTPResponse `json:"unexpectedResponse"`
-	Line               string            `json:"-"` // the JSON as printed
-}
-
-type nodeClose struct {
-	Code   int    `json:"code"`
-	Reason string `json:"reason"`
-}
-
-// nodeHTTPResponse is a refused handshake (no 101).
-type nodeHTTPResponse struct {
-	Status  int            `json:"status"`
-	Headers map[string]any `json:"headers"` // lower-case names; set-cookie is a list
-	Body    string         `json:"body"`
-}
-
-// data returns the message payload, decoding binary messages.
-func (e nodeEvent) data() []byte {
-	if e.Message == nil {
-		return nil
-	}
-	if e.Binary {
-		b, _ := base64.StdEncoding.DecodeString(*e.Message)
-		return b
-	}
-	return []byte(*e.Message)
-}
-
-// nodeClient starts client.mjs against url. Options are client.mjs flags:
-// "--protocol=a,b", "--origin=http://x", "--header=Name: value". The test is
-// skipped if node or the installed ws package is missing (failed under CI).
-func nodeClient(t testing.TB, url string, options ...string) *nodeConn {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skipOrFail(t, "node not found: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "ws", "package.json")); err != nil {
-		skipOrFail(t, "ws npm package not installed (run `make node-deps`): %v", err)
-	}
-	n := &nodeConn{events: make(chan nodeEvent, 64), done: make(chan struct{})}
-	n.cmd = exec.Command(node, append(append([]string{filepath.Join(nodeDir, "client.mjs")}, options...), url)...)
-	n.cmd.Stderr = &n.stderr
-	n.cmd.WaitDelay = 2 * time.Second
-	if n.stdin, err = n.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := n.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.cmd.Start(); err != nil {
-		t.Fatalf("start node client: %v", err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 64<<20)
-		for sc.Scan() {
-			ev := nodeEvent{Line: sc.Text()}
-			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-				ev = nodeEvent{Error: fmt.Sprintf("unparsable event %q: %v", sc.Text(), err), Line: sc.Text()}
-			}
-			n.events <- ev
-		}
-		close(n.events)
-		_ = n.cmd.Wait()
-		close(n.done)
-	}()
-	t.Cleanup(func() {
-		n.stdin.Close() // client.mjs closes the connection (1000) and exits
-		timer := time.NewTimer(waitTimeout)
-		defer timer.Stop()
-		for {
-			select {
-			case _, ok := <-n.events:
-				if ok {
-					continue
-				}
-				<-n.done
-				return
-			case <-timer.C:
-				t.Errorf("node client did not exit within %v; killing it", waitTimeout)
-				_ = n.cmd.Process.Kill()
-				<-n.done
-				return
-			}
-		}
-	})
-	return n
-}
-
-func (n *nodeConn) command(t testing.TB, cmd any) {
-	t.Helper()
-	line, err := json.Marshal(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.stdin.Write(append(line, '\n')); err != nil {
-		t.Fatalf("node client command %s: %v", line, err)
-	}
-}
-
-// send sends a text message.
-func (n *nodeConn) send(t testing.TB, text string) {
-	t.Helper()
-	n.command(t, map[string]string{"send": text})
-}
-
-// sendBinary sends a binary message.
-func (n *nodeConn) sendBinary(t testing.TB, data []byte) {
-	t.Helper()
-	n.command(t, map[string]string{"sendBinary": base64.StdEncoding.EncodeToString(data)})
-}
-
-// ping sends a ping; a pong event follows.
-func (n *nodeConn) ping(t testing.TB, payload string) {
-	t.Helper()
-	n.command(t, map[string]string{"ping": payload})
-}
-
-// close starts the closing handshake with code and reason (code 0: no code).
-func (n *nodeConn) close(t testing.TB, code int, reason string) {
-	t.Helper()
-	if code == 0 {
-		n.command(t, map[string][]any{"close": {}})
-		return
-	}
-	n.command(t, map[string][]any{"close": {code, reason}})
-}
-
-// terminate drops the TCP connection without a close frame.
-func (n *nodeConn) terminate(t testing.TB) {
-	t.Helper()
-	n.command(t, map[string]bool{"terminate": true})
-}
-
-// next returns the next event, failing the test after timeout or if the
-// client exited without one.
-func (n *nodeConn) next(t testing.TB, timeout time.Duration) nodeEvent {
-	t.Helper()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case ev, ok := <-n.events:
-		if !ok {
-			<-n.done
-			t.Fatalf("node client exited without another event (%v); stderr:\n%s", n.cmd.ProcessState, &n.stderr)
-		}
-		return ev
-	case <-timer.C:
-		t.Fatalf("no event from the node client within %v", timeout)
-	}
-	panic("unreachable")
-}
-
-// expectOpen waits for the next event, which must be the open event, and
-// returns the negotiated subprotocol.
-func (n *nodeConn) expectOpen(t testing.TB) string {
-	t.Helper()
-	ev := n.next(t, waitTimeout)
-	if !ev.Open {
-		t.Fatalf("node client: want open, got %s", ev.Line)
-	}
-	return ev.Protocol
-}
-
-// expectMessage waits for the next event, which must be the text message want.
-func (n *nodeConn) expectMessage(t testing.TB, want string) {
-	t.Helper()
-	ev := n.next(t, waitTimeout)
-	if ev.Message == nil || ev.Binary || *ev.Message != want {
-		t.Fatalf("node client: want text message %q, got %s", want, ev.Line)
-	}
-}
-
-// waitClose skips events until the close event (always the last) and returns it.
-func (n *nodeConn) waitClose(t testing.TB) nodeClose {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		ev := n.next(t, time.Until(deadline))
-		if ev.Close != nil {
-			return *ev.Close
-		}
-		if ev.UnexpectedResponse != nil {
-			t.Fatalf("node client: handshake refused, no close event: %s", ev.Line)
-		}
-		t.Logf("node client (waiting for close): %s", ev.Line)
-	}
-}
-
-// ---------------------------------------------------------------------------
-// The Go client (gobwas/ws frames on a plain net.Conn)
-
-// wsClient is a client-side WebSocket connection that sends and reads single
-// frames, so a test can also send what a well-behaved client never would.
-type wsClient struct {
-	conn      net.Conn
-	br        *bufio.Reader
-	protocol  string // negotiated subprotocol
-	closeSent bool
-}
-
-// wsDialOptions are the rarely needed knobs of dialWSWith.
-type wsDialOptions struct {
-	Header     http.Header // extra request headers (e.g. Origin)
-	Protocols  []string    // offered subprotocols
-	UnixSocket string      // connect to this Unix socket instead of the URL's host
-}
-
-// handshakeError is a handshake the server answered with something else than
-// 101. errors.As(err, new(ws.StatusError)) also works.
-type handshakeError struct {
-	Status int
-	Header http.Header
-	Body   string
-}
-
-func (e *handshakeError) Error() string {
-	return fmt.Sprintf("handshake refused: HTTP %d: %q", e.Status, e.Body)
-}
-func (e *handshakeError) Unwrap() error { return ws.StatusError(e.Status) }
-
-// dialWS connects and upgrades to url, failing the test on any error.
-func dialWS(t testing.TB, url string) *wsClient {
-	t.Helper()
-	c, err := dialWSWith(t, url, wsDialOptions{})
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	return c
-}
-
-// dialWSWith connects and upgrades to url and returns the error instead of
-// failing; a refused handshake is a *handshakeError. The connection is closed
-// when the test ends.
-func dialWSWith(t testing.TB, url string, opts wsDialOptions) (*wsClient, error) {
-	t.Helper()
-	var refused *handshakeError
-	d := ws.Dialer{
-		Timeout:   waitTimeout,
-		Protocols: opts.Protocols,
-		OnStatusError: func(status int, _ []byte, resp io.Reader) {
-			refused = &handshakeError{Status: status}
-			r, err := http.ReadResponse(bufio.NewReader(resp), nil)
-			if err != nil {
-				return
-			}
-			defer r.Body.Close()
-			body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-			refused.Header, refused.Body = r.Header, string(body)
-		},
-	}
-	if opts.Header != nil {
-		d.Header = ws.HandshakeHeaderHTTP(opts.Header)
-	}
-	if opts.UnixSocket != "" {
-		d.NetDial = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var nd net.Dialer
-			return nd.DialContext(ctx, "unix", opts.UnixSocket)
-		}
-	}
-	conn, br, hs, err := d.Dial(context.Background(), url)
-	if err != nil {
-		if conn != nil {
-			conn.Close()
-		}
-		if refused != nil {
-			return nil, refused
-		}
-		return nil, err
-	}
-	if br == nil {
-		br = bufio.NewReader(conn)
-	}
-	c := &wsClient{conn: conn, br: br, protocol: hs.Protocol}
-	t.Cleanup(func() { c.conn.Close() })
-	return c, nil
-}
-
-// sendFrame masks a copy of f (clients must mask) and writes it.
-func (c *wsClient) sendFrame(t testing.TB, f ws.Frame) {
-	t.Helper()
-	c.sendRaw(t, ws.MustCompileFrame(ws.MaskFrame(f)))
-}
-
-// sendRaw writes bytes as they are: for malformed frames.
-func (c *wsClient) sendRaw(t testing.TB, b []byte) {
-	t.Helper()
-	_ = c.conn.SetWriteDeadline(time.Now().Add(waitTimeout))
-	if _, err := c.conn.Write(b); err != nil {
-		t.Fatalf("write to %s: %v", c.conn.RemoteAddr(), err)
-	}
-}
-
-// sendText sends one unfragmented text message.
-func (c *wsClient) sendText(t testing.TB, s string) {
-	t.Helper()
-	c.sendFrame(t, ws.NewTextFrame([]byte(s)))
-}
-
-// sendBinary sends one unfragmented binary message.
-func (c *wsClient) sendBinary(t testing.TB, b []byte) {
-	t.Helper()
-	c.sendFrame(t, ws.NewBinaryFrame(b))
-}
-
-// sendClose sends a close frame with code and reason (code 0: an empty body).
-func (c *wsClient) sendClose(t testing.TB, code ws.StatusCode, reason string) {
-	t.Helper()
-	var body []byte
-	if code != 0 {
-		body = ws.NewCloseFrameBody(code, reason)
-	}
-	c.sendFrame(t, ws.NewCloseFrame(body))
-	c.closeSent = true
-}
-
-// maxTestFrame bounds the payload readFrame accepts.
-const maxTestFrame = 64 << 20
-
-// readFrame reads the next frame, unmasked, waiting at most timeout.
-func (c *wsClient) readFrame(timeout time.Duration) (ws.Frame, error) {
-	_ = c.conn.SetReadDeadline(time.Now().Add(timeout))
-	h, err := ws.ReadHeader(c.br)
-	if err != nil {
-		return ws.Frame{}, err
-	}
-	if h.Length > maxTestFrame {
-		return ws.Frame{}, fmt.Errorf("frame of %d bytes is over the test limit", h.Length)
-	}
-	f := ws.Frame{Header: h, Payload: make([]byte, h.Length)}
-	if _, err := io.ReadFull(c.br, f.Payload); err != nil {
-		return ws.Frame{}, err
-	}
-	if h.Masked {
-		ws.Cipher(f.Payload, h.Mask, 0)
-		f.Header.Masked = false
-	}
-	return f, nil
-}
-
-// wsMessage is a whole message, or the end of the connection: Op is
-// ws.OpClose with Code and Reason from the close frame, 1005
-// (ws.StatusNoStatusRcvd) for an empty one, 1006 (ws.StatusAbnormalClosure)
-// when the connection ended without one.
-type wsMessage struct {
-	Op     ws.OpCode // ws.OpText, ws.OpBinary or ws.OpClose
-	Data   []byte
-	Code   ws.StatusCode
-	Reason string
-}
-
-// readMessage reads the next message, joining fragments, answering pings and
-// skipping pongs; see wsMessage for the end of the connection. It fails the
-// test if nothing arrives within timeout.
-func (c *wsClient) readMessage(t testing.TB, timeout time.Duration) wsMessage {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var msg wsMessage
-	for {
-		f, err := c.readFrame(time.Until(deadline))
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				t.Fatalf("no message within %v", timeout)
-			}
-			return wsMessage{Op: ws.OpClose, Code: ws.StatusAbnormalClosure, Reason: err.Error()}
-		}
-		switch op := f.Header.OpCode; {
-		case op == ws.OpPing:
-			if !c.closeSent {
-				c.sendFrame(t, ws.NewPongFrame(f.Payload))
-			}
-		case op == ws.OpPong:
-		case op == ws.OpClose:
-			code, reason := ws.ParseCloseFrameData(f.Payload)
-			if code.Empty() {
-				code = ws.StatusNoStatusRcvd
-			}
-			return wsMessage{Op: ws.OpClose, Code: code, Reason: reason}
-		case (op == ws.OpText || op == ws.OpBinary) && msg.Op == 0, op == ws.OpContinuation && msg.Op != 0:
-			if msg.Op == 0 {
-				msg.Op = op
-			}
-			msg.Data = append(msg.Data, f.Payload...)
-			if f.Header.Fin {
-				return msg
-			}
-		default:
-			t.Fatalf("unexpected frame: opcode %#x fin=%v in message %#x", op, f.Header.Fin, msg.Op)
-		}
-	}
-}
-
-// expectText reads the next message, which must be the text want.
-func (c *wsClient) expectText(t testing.TB, want string) {
-	t.Helper()
-	m := c.readMessage(t, waitTimeout)
-	if m.Op != ws.OpText || string(m.Data) != want {
-		t.Fatalf("want text %q, got %s", want, m)
-	}
-}
-
-// readClose skips messages until the connection ends and returns the close
-// code and reason (see wsMessage). A close frame from the server is answered
-// with the same code unless the client sent one first.
-func (c *wsClient) readClose(t testing.TB, timeout time.Duration) (ws.StatusCode, string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		m := c.readMessage(t, time.Until(deadline))
-		if m.Op != ws.OpClose {
-			t.Logf("skipped before close: %s", m)
-			continue
-		}
-		if m.Code != ws.StatusAbnormalClosure && !c.closeSent {
-			code := m.Code
-			if code == ws.StatusNoStatusRcvd {
-				code = 0
-			}
-			var body []byte
-			if code != 0 {
-				body = ws.NewCloseFrameBody(code, "")
-			}
-			_ = c.conn.SetWriteDeadline(time.Now().Add(waitTimeout))
-			_ = ws.WriteFrame(c.conn, ws.MaskFrame(ws.NewCloseFrame(body)))
-			c.closeSent = true
-		}
-		return m.Code, m.Reason
-	}
-}
-
-// waitEOF waits until the server closes the TCP connection, discarding what
-// still arrives.
-func (c *wsClient) waitEOF(t testing.TB, timeout time.Duration) {
-	t.Helper()
-	_ = c.conn.SetReadDeadline(time.Now().Add(timeout))
-	if _, err := io.Copy(io.Discard, c.br); err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("server kept the connection open for %v", timeout)
-		}
-	}
-}
-
-// close drops the connection without a close frame.
-func (c *wsClient) close() { c.conn.Close() }
-
-func (m wsMessage) String() string {
-	switch m.Op {
-	case ws.OpClose:
-		return fmt.Sprintf("close %d %q", m.Code, m.Reason)
-	case ws.OpText:
-		return fmt.Sprintf("text %q", m.Data)
-	default:
-		return fmt.Sprintf("op %#x %q", m.Op, m.Data)
-	}
-}
-
-// ---------------------------------------------------------------------------
 
 // TestHarnessSmoke runs the greeter behind the daemon with both clients.
 func TestHarnessSmoke(t *testing.T) {
@@ -1145,4 +705,220 @@ func compileC(srcDir, outDir string) error {
 		}
 	}
 	return nil
+}
+
+// lookPath finds a program on PATH or skips the test.
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		skipOrFail(t, "%s not found: %v", name, err)
+	}
+	return p
+}
+
+// raiseNoFile raises the test process's soft open-files limit to the hard
+// limit, and skips the test if that is below need.
+func raiseNoFile(t testing.TB, need uint64) {
+	t.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			t.Fatalf("raise RLIMIT_NOFILE to %d: %v", lim.Max, err)
+		}
+	}
+	if lim.Cur < need {
+		skipOrFail(t, "open-files limit %d, this test needs %d", lim.Cur, need)
+	}
+}
+
+// progBin returns the path of a test program from testdata/progs/NAME.c,
+// compiling all of them with gcc the first time.
+func progBin(t testing.TB, name string) string {
+	t.Helper()
+	progsOnce.Do(func() {
+		progsDir = filepath.Join(testTmpDir, "progs")
+		if progsBuildErr = os.MkdirAll(progsDir, 0o755); progsBuildErr != nil {
+			return
+		}
+		progsBuildErr = compileC(filepath.Join("testdata", "progs"), progsDir)
+	})
+	if progsBuildErr != nil {
+		skipOrFail(t, "test programs not built: %v", progsBuildErr)
+	}
+	p := filepath.Join(progsDir, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("no test program %q: %v", name, err)
+	}
+	return p
+}
+
+// startDaemonNoFile is startDaemon with RLIMIT_NOFILE (soft and hard) set
+// to nofile in the daemon: it runs as `sh -c 'ulimit -n N; exec daemon ...'`,
+// so the pid is the daemon's. The harness has no hook for this, hence the
+// copy of its start-up plumbing.
+func startDaemonNoFile(t testing.TB, nofile int, args ...string) *daemon {
+	t.Helper()
+	return startDaemonWith(t, daemonOptions{NoFile: nofile}, args...)
+}
+
+// waitLogFold is waitLog ignoring case.
+func waitLogFold(t testing.TB, d *daemon, substr string, timeout time.Duration) string {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	want := strings.ToLower(substr)
+	for exited := false; ; {
+		lines, changed := d.log.snapshot()
+		for _, ln := range lines {
+			if strings.Contains(strings.ToLower(ln.Text), want) {
+				return ln.Text
+			}
+		}
+		if exited {
+			t.Fatalf("daemon exited without logging %q", substr)
+		}
+		select {
+		case <-changed:
+		case <-d.exited():
+			exited = true // every line is in now: look once more
+		case <-timer.C:
+			t.Fatalf("no log line containing %q (any case) within %v", substr, timeout)
+		}
+	}
+}
+
+// metricsScraper reads the daemon's /metrics.
+type metricsScraper struct {
+	url string
+	hc  *http.Client
+}
+
+// startMetricsDaemon starts the daemon with --metrics on a free loopback
+// port and waits until the endpoint answers. nofile > 0 runs it with that
+// open-files limit (startDaemonNoFile).
+func startMetricsDaemon(t testing.TB, nofile int, args ...string) (*daemon, *metricsScraper) {
+	t.Helper()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	args = append([]string{"--metrics=" + addr}, args...)
+	var d *daemon
+	if nofile > 0 {
+		d = startDaemonNoFile(t, nofile, args...)
+	} else {
+		d = startDaemon(t, args...)
+	}
+	m := &metricsScraper{
+		url: "http://" + addr + "/metrics",
+		// No keep-alive: every scrape costs the daemon the same (one
+		// short-lived connection), so counts compare.
+		hc: &http.Client{Timeout: waitTimeout, Transport: &http.Transport{DisableKeepAlives: true}},
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		_, err := m.get()
+		if err == nil {
+			return d, m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics endpoint %s: %v", m.url, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the listener
+	}
+}
+
+// get returns every sample by its full name, labels included
+// (`wsplex_closes_total{code="1000"}`).
+func (m *metricsScraper) get() (map[string]float64, error) {
+	resp, err := m.hc.Get(m.url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", m.url, resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		out[line[:i]] = v
+	}
+	return out, sc.Err()
+}
+
+func (m *metricsScraper) scrape(t testing.TB) map[string]float64 {
+	t.Helper()
+	v, err := m.get()
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	for _, k := range []string{"go_goroutines", "wsplex_open_connections", "wsplex_running_children"} {
+		if _, ok := v[k]; !ok {
+			t.Fatalf("scrape: no %s in %s", k, m.url)
+		}
+	}
+	return v
+}
+
+// waitGauges polls until wsplex_open_connections and
+// wsplex_running_children have the given values.
+func (m *metricsScraper) waitGauges(t testing.TB, conns, children float64, timeout time.Duration) {
+	t.Helper()
+	var v map[string]float64
+	deadline := time.Now().Add(timeout)
+	for {
+		v = m.scrape(t)
+		if v["wsplex_open_connections"] == conns && v["wsplex_running_children"] == children {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: wsplex_open_connections %v (want %v), wsplex_running_children %v (want %v)",
+				timeout, v["wsplex_open_connections"], conns, v["wsplex_running_children"], children)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the gauges
+	}
+}
+
+// writeScript writes an executable script (body, with its #! line) into a
+// temporary directory of the test and returns its path.
+func writeScript(t testing.TB, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// writeFile creates a file (and its directories) with the given mode.
+func writeFile(t testing.TB, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlink(t testing.TB, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -179,7 +179,7 @@ func closeHandshake(c *wsClient, clientFirst bool, want ws.StatusCode) error {
 			return fmt.Errorf("send close: %w", err)
 		}
 	}
-	m, err := recvMessage(c, waitTimeout)
+	m, err := c.recvMessage(waitTimeout)
 	if err != nil {
 		return fmt.Errorf("waiting for the close frame: %w", err)
 	}
@@ -232,7 +232,7 @@ func TestHygieneFrameInPieces(t *testing.T) {
 	c.expectText(t, "header, then payload")
 	f := frame(ws.NewTextFrame([]byte("byte by byte")))
 	pieces(c, f, every(len(f))...)
-	if m, err := recvMessage(c, 5*time.Second); err != nil || m.Op != ws.OpText || string(m.Data) != "byte by byte" {
+	if m, err := c.recvMessage(5 * time.Second); err != nil || m.Op != ws.OpText || string(m.Data) != "byte by byte" {
 		t.Fatalf("text frame sent one byte at a time: got %v (%v), want its echo: were bytes of a partial frame header dropped?", m, err)
 	}
 	f = frame(ws.NewPingFrame([]byte("p")))

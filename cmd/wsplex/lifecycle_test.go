@@ -21,13 +21,13 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// mlConnectPid dials url and returns the client and its child's pid, from
+// connectPid dials url and returns the client and its child's pid, from
 // the CONNECT log line.
-func mlConnectPid(t testing.TB, d *daemon, path string) (*wsClient, int) {
+func connectPid(t testing.TB, d *daemon, path string) (*wsClient, int) {
 	t.Helper()
 	mark := d.logMark()
 	c := dialWS(t, d.url(path))
-	return c, mlPid(t, d.waitLogSince(t, mark, "| CONNECT", waitTimeout))
+	return c, parsePid(t, d.waitLogSince(t, mark, "| CONNECT", waitTimeout))
 }
 
 // TestLifeChildExitZero: a child that exits 0 closes with 1000 after all of
@@ -35,11 +35,11 @@ func mlConnectPid(t testing.TB, d *daemon, path string) (*wsClient, int) {
 func TestLifeChildExitZero(t *testing.T) {
 	t.Parallel()
 	skipUnlessWsplex(t, "a close frame when the child exits (websocketd #404)")
-	script := mlScript(t, "seq.sh", "#!/bin/bash\nfor ((i = 1; i <= 2000; i++)); do echo \"line $i\"; done\n")
+	script := writeScript(t, "seq.sh", "#!/bin/bash\nfor ((i = 1; i <= 2000; i++)); do echo \"line $i\"; done\n")
 	d := startDaemon(t, script)
 	c := dialWS(t, d.url("/"))
-	msgs, code, reason := mlReadUntilClose(t, c, 2*waitTimeout)
-	got := mlTexts(t, msgs)
+	msgs, code, reason := readUntilClose(t, c, 2*waitTimeout)
+	got := texts(t, msgs)
 	if len(got) != 2000 || got[0] != "line 1" || got[1999] != "line 2000" {
 		t.Errorf("got %d messages (first %q), want line 1 .. line 2000 before the close", len(got), got[:min(len(got), 1)])
 	}
@@ -61,11 +61,11 @@ func TestLifeChildExitCode(t *testing.T) {
 	for _, n := range []int{1, 3, 127} {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			t.Parallel()
-			script := mlScript(t, "exit.sh", fmt.Sprintf("#!/bin/bash\necho before\nexit %d\n", n))
+			script := writeScript(t, "exit.sh", fmt.Sprintf("#!/bin/bash\necho before\nexit %d\n", n))
 			d := startDaemon(t, script)
 			c := dialWS(t, d.url("/"))
-			msgs, code, reason := mlReadUntilClose(t, c, waitTimeout)
-			if got := mlTexts(t, msgs); len(got) != 1 || got[0] != "before" {
+			msgs, code, reason := readUntilClose(t, c, waitTimeout)
+			if got := texts(t, msgs); len(got) != 1 || got[0] != "before" {
 				t.Errorf("messages %q, want [before]", got)
 			}
 			if code != ws.StatusCode(4000+n) || reason != fmt.Sprintf("exit status %d", n) {
@@ -85,11 +85,11 @@ func TestLifeChildSignal(t *testing.T) {
 	}{{9, "SIGKILL"}, {15, "SIGTERM"}, {11, "SIGSEGV"}} {
 		t.Run(sig.name, func(t *testing.T) {
 			t.Parallel()
-			script := mlScript(t, "sig.sh", fmt.Sprintf("#!/bin/bash\necho before\nkill -%d $$\necho after\n", sig.num))
+			script := writeScript(t, "sig.sh", fmt.Sprintf("#!/bin/bash\necho before\nkill -%d $$\necho after\n", sig.num))
 			d := startDaemon(t, script)
 			c := dialWS(t, d.url("/"))
-			msgs, code, reason := mlReadUntilClose(t, c, waitTimeout)
-			if got := mlTexts(t, msgs); len(got) != 1 || got[0] != "before" {
+			msgs, code, reason := readUntilClose(t, c, waitTimeout)
+			if got := texts(t, msgs); len(got) != 1 || got[0] != "before" {
 				t.Errorf("messages %q, want [before]", got)
 			}
 			wantReason := fmt.Sprintf("killed by signal %d (%s)", sig.num, sig.name)
@@ -116,8 +116,8 @@ echo EOF >> "$log"
 func TestLifeClientClose(t *testing.T) {
 	t.Parallel()
 	logFile := filepath.Join(t.TempDir(), "signals")
-	d := startDaemon(t, mlScript(t, "logger.sh", mlSignalLogger), logFile)
-	c, pid := mlConnectPid(t, d, "/")
+	d := startDaemon(t, writeScript(t, "logger.sh", mlSignalLogger), logFile)
+	c, pid := connectPid(t, d, "/")
 	c.expectText(t, "ready")
 	c.sendText(t, "x")
 	c.expectText(t, "x")
@@ -127,7 +127,7 @@ func TestLifeClientClose(t *testing.T) {
 		t.Errorf("close %d %q, want the client's 4321 echoed", code, reason)
 	}
 	c.waitEOF(t, waitTimeout)
-	mlWaitGone(t, pid, waitTimeout)
+	waitGone(t, pid, waitTimeout)
 	d.waitLogSince(t, mark, "DISCONNECT", waitTimeout)
 	if b, _ := os.ReadFile(logFile); string(b) != "EOF\n" {
 		t.Errorf("child recorded %q, want only EOF (stdin closed, no signal)", b)
@@ -139,12 +139,12 @@ func TestLifeClientClose(t *testing.T) {
 // SIGINT).
 func TestLifeClientDrop(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, mlLookPath(t, "sleep"), "600")
-	c, pid := mlConnectPid(t, d, "/")
-	mlKillIfAlive(t, pid, "sleep")
+	d := startDaemon(t, lookPath(t, "sleep"), "600")
+	c, pid := connectPid(t, d, "/")
+	killIfAlive(t, pid, "sleep")
 	mark := d.logMark()
 	c.close()
-	mlWaitGone(t, pid, waitTimeout)
+	waitGone(t, pid, waitTimeout)
 	d.waitLogSince(t, mark, "DISCONNECT", waitTimeout)
 }
 
@@ -176,13 +176,13 @@ func TestLifeLadderTiming(t *testing.T) {
 	// record of the earlier event shortens a measured gap by its delay.
 	const jitter = 40 * time.Millisecond
 	logFile := filepath.Join(t.TempDir(), "ladder")
-	d := startDaemon(t, "--closems="+strconv.Itoa(closems), mlScript(t, "ladder.py", mlLadderChild), logFile)
-	c, pid := mlConnectPid(t, d, "/")
-	mlKillIfAlive(t, pid, "python3")
+	d := startDaemon(t, "--closems="+strconv.Itoa(closems), writeScript(t, "ladder.py", mlLadderChild), logFile)
+	c, pid := connectPid(t, d, "/")
+	killIfAlive(t, pid, "python3")
 	c.expectText(t, "ready")
-	dropped := mlMonoNow()
+	dropped := monoNow()
 	c.close()
-	gone := mlWaitGone(t, pid, 2*waitTimeout)
+	gone := waitGone(t, pid, 2*waitTimeout)
 
 	b, err := os.ReadFile(logFile)
 	if err != nil {
@@ -231,7 +231,7 @@ func TestLifeLadderTiming(t *testing.T) {
 func TestLifeLadderGrandchildren(t *testing.T) {
 	t.Parallel()
 	skipUnlessWsplex(t, "the ladder signals the process group (websocketd #191)")
-	script := mlScript(t, "family.sh", `#!/bin/bash
+	script := writeScript(t, "family.sh", `#!/bin/bash
 python3 -c '
 import os, signal, time
 signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -245,7 +245,7 @@ echo "gc2 $!"
 wait
 `)
 	d := startDaemon(t, script)
-	c, leader := mlConnectPid(t, d, "/")
+	c, leader := connectPid(t, d, "/")
 	pids := map[string]int{}
 	ready := false
 	for len(pids) < 2 || !ready {
@@ -264,16 +264,16 @@ wait
 		}
 		pids[name] = n
 	}
-	mlKillIfAlive(t, pids["gc1"], "python3")
-	mlKillIfAlive(t, pids["gc2"], "sleep")
+	killIfAlive(t, pids["gc1"], "python3")
+	killIfAlive(t, pids["gc2"], "sleep")
 	c.close()
-	mlWaitGone(t, leader, waitTimeout)
+	waitGone(t, leader, waitTimeout)
 	for _, name := range []string{"gc1", "gc2"} {
 		deadline := time.Now().Add(waitTimeout)
-		for !mlProcGone(pids[name]) && time.Now().Before(deadline) {
+		for !procGone(pids[name]) && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond) // polling /proc
 		}
-		if !mlProcGone(pids[name]) {
+		if !procGone(pids[name]) {
 			what := map[string]string{"gc1": "dies of SIGINT", "gc2": "ignores SIGINT, outlives the child"}[name]
 			t.Errorf("grandchild %s (pid %d, %s) still running %v after the child %d exited", name, pids[name], what, waitTimeout, leader)
 		}
@@ -286,13 +286,13 @@ wait
 func TestLifeDaemonSIGTERM(t *testing.T) {
 	t.Parallel()
 	skipUnlessWsplex(t, "graceful shutdown on SIGTERM")
-	script := mlScript(t, "stubborn.sh", "#!/bin/bash\ntrap '' INT\necho ready\nwhile :; do sleep 0.2; done\n")
+	script := writeScript(t, "stubborn.sh", "#!/bin/bash\ntrap '' INT\necho ready\nwhile :; do sleep 0.2; done\n")
 	d := startDaemon(t, script)
 	var clients []*wsClient
 	var pids []int
 	for range 3 {
-		c, pid := mlConnectPid(t, d, "/")
-		mlKillIfAlive(t, pid, "stubborn.sh")
+		c, pid := connectPid(t, d, "/")
+		killIfAlive(t, pid, "stubborn.sh")
 		c.expectText(t, "ready")
 		clients = append(clients, c)
 		pids = append(pids, pid)
@@ -307,10 +307,10 @@ func TestLifeDaemonSIGTERM(t *testing.T) {
 	}
 	for _, pid := range pids {
 		deadline := time.Now().Add(2 * time.Second)
-		for !mlProcGone(pid) && time.Now().Before(deadline) {
+		for !procGone(pid) && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond) // polling /proc
 		}
-		if !mlProcGone(pid) {
+		if !procGone(pid) {
 			t.Errorf("child %d still running after the daemon exited", pid)
 		}
 	}
@@ -371,8 +371,8 @@ func TestLifePingNoPong(t *testing.T) {
 	d := startDaemon(t, "--pingms=200", "cat")
 	mark := d.logMark()
 	start := time.Now()
-	c := mlRawUpgrade(t, d.addr, "/", d.addr, "", nil)
-	pid := mlPid(t, d.waitLogSince(t, mark, "| CONNECT", waitTimeout))
+	c := rawUpgrade(t, d.addr, "/", d.addr, "", nil)
+	pid := parsePid(t, d.waitLogSince(t, mark, "| CONNECT", waitTimeout))
 	pings := 0
 	for {
 		f, err := c.readFrame(waitTimeout)
@@ -398,7 +398,7 @@ func TestLifePingNoPong(t *testing.T) {
 	if elapsed < 350*time.Millisecond || elapsed > 8*time.Second {
 		t.Errorf("dropped after %v, want about 2×200 ms", elapsed)
 	}
-	mlWaitGone(t, pid, waitTimeout)
+	waitGone(t, pid, waitTimeout)
 }
 
 // TestLifeMaxForks: over --maxforks, the upgrade gets 429 with the exact
@@ -406,8 +406,8 @@ func TestLifePingNoPong(t *testing.T) {
 func TestLifeMaxForks(t *testing.T) {
 	t.Parallel()
 	d := startDaemon(t, "--maxforks=2", "cat")
-	c1, pid1 := mlConnectPid(t, d, "/")
-	c2, _ := mlConnectPid(t, d, "/")
+	c1, pid1 := connectPid(t, d, "/")
+	c2, _ := connectPid(t, d, "/")
 	c1.sendText(t, "one")
 	c1.expectText(t, "one")
 	c2.sendText(t, "two")
@@ -426,7 +426,7 @@ func TestLifeMaxForks(t *testing.T) {
 	// The slot is the child's: it is free once cat has exited and been
 	// reaped, which the daemon counts on its event loop just after the
 	// reaping that /proc shows. Each attempt is answered at once.
-	mlWaitGone(t, pid1, waitTimeout)
+	waitGone(t, pid1, waitTimeout)
 	var c4 *wsClient
 	for attempt := 1; ; attempt++ {
 		c4, err = dialWSWith(t, d.url("/"), wsDialOptions{})
@@ -461,8 +461,8 @@ func TestLifeMaxFrameSize(t *testing.T) {
 	c.expectText(t, exact)
 
 	cases := map[string][][]byte{
-		"single frame": {mlFrame(true, 0, 0x1, true, bytes.Repeat([]byte("b"), 1001))},
-		"fragments":    {mlFrame(false, 0, 0x1, true, bytes.Repeat([]byte("c"), 600)), mlFrame(true, 0, 0x0, true, bytes.Repeat([]byte("c"), 401))},
+		"single frame": {rawFrame(true, 0, 0x1, true, bytes.Repeat([]byte("b"), 1001))},
+		"fragments":    {rawFrame(false, 0, 0x1, true, bytes.Repeat([]byte("c"), 600)), rawFrame(true, 0, 0x0, true, bytes.Repeat([]byte("c"), 401))},
 		"many fragments": func() [][]byte {
 			var fs [][]byte
 			for i := range 11 {
@@ -470,11 +470,11 @@ func TestLifeMaxFrameSize(t *testing.T) {
 				if i == 0 {
 					op = 0x1
 				}
-				fs = append(fs, mlFrame(i == 10, 0, op, true, bytes.Repeat([]byte("d"), 100)))
+				fs = append(fs, rawFrame(i == 10, 0, op, true, bytes.Repeat([]byte("d"), 100)))
 			}
 			return fs
 		}(),
-		"binary": {mlFrame(true, 0, 0x2, true, bytes.Repeat([]byte("e"), 1001))},
+		"binary": {rawFrame(true, 0, 0x2, true, bytes.Repeat([]byte("e"), 1001))},
 	}
 	for name, frames := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -483,31 +483,12 @@ func TestLifeMaxFrameSize(t *testing.T) {
 			for _, f := range frames {
 				c.sendRaw(t, f)
 			}
-			msgs, code, reason := mlReadUntilClose(t, c, waitTimeout)
+			msgs, code, reason := readUntilClose(t, c, waitTimeout)
 			if len(msgs) != 0 || code != ws.StatusMessageTooBig {
 				t.Errorf("got %d messages and close %d %q, want close 1009", len(msgs), code, reason)
 			}
 		})
 	}
-}
-
-// mlExpectClose sends frames on a new connection to d (running cat) and
-// expects the close code want, and no message.
-func mlExpectClose(t *testing.T, d *daemon, want ws.StatusCode, frames ...[]byte) {
-	t.Helper()
-	c := dialWS(t, d.url("/"))
-	for _, f := range frames {
-		c.sendRaw(t, f)
-	}
-	msgs, code, reason := mlReadUntilClose(t, c, waitTimeout)
-	if len(msgs) != 0 || code != want {
-		t.Errorf("got %q and close %d %q, want close %d", msgs, code, reason, want)
-	}
-	// Not waiting for the TCP close here: TestLifeProtocolErrorCloses does.
-}
-
-func mlCloseBody(code uint16, reason string) []byte {
-	return append([]byte{byte(code >> 8), byte(code)}, reason...)
 }
 
 // TestLifeProtocolErrors: frames that break RFC 6455 close with 1002.
@@ -516,33 +497,33 @@ func TestLifeProtocolErrors(t *testing.T) {
 	d := startDaemon(t, "cat")
 	hugeLen := append([]byte{0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1}, 1, 2, 3, 4)
 	cases := map[string][][]byte{
-		"unmasked text":              {mlFrame(true, 0, 0x1, false, []byte("hi"))},
-		"unmasked close":             {mlFrame(true, 0, 0x8, false, mlCloseBody(1000, ""))},
-		"RSV1":                       {mlFrame(true, 4, 0x1, true, []byte("hi"))},
-		"RSV2":                       {mlFrame(true, 2, 0x1, true, []byte("hi"))},
-		"RSV3 on a ping":             {mlFrame(true, 1, 0x9, true, []byte("hi"))},
-		"opcode 0x3":                 {mlFrame(true, 0, 0x3, true, []byte("hi"))},
-		"opcode 0x7":                 {mlFrame(true, 0, 0x7, true, nil)},
-		"opcode 0xB":                 {mlFrame(true, 0, 0xB, true, []byte("hi"))},
-		"opcode 0xF":                 {mlFrame(true, 0, 0xF, true, nil)},
-		"fragmented ping":            {mlFrame(false, 0, 0x9, true, []byte("hi")), mlFrame(true, 0, 0x0, true, []byte("ho"))},
-		"fragmented close":           {mlFrame(false, 0, 0x8, true, mlCloseBody(1000, ""))},
-		"ping of 126 bytes":          {mlFrame(true, 0, 0x9, true, bytes.Repeat([]byte("p"), 126))},
-		"pong of 200 bytes":          {mlFrame(true, 0, 0xA, true, bytes.Repeat([]byte("p"), 200))},
-		"close of 126 bytes":         {mlFrame(true, 0, 0x8, true, mlCloseBody(1000, strings.Repeat("r", 124)))},
-		"close body of 1 byte":       {mlFrame(true, 0, 0x8, true, []byte{0x03})},
-		"continuation first":         {mlFrame(true, 0, 0x0, true, []byte("hi"))},
-		"text inside a fragmented":   {mlFrame(false, 0, 0x1, true, []byte("a")), mlFrame(true, 0, 0x1, true, []byte("b"))},
-		"binary inside a fragmented": {mlFrame(false, 0, 0x2, true, []byte("a")), mlFrame(true, 0, 0x2, true, []byte("b"))},
+		"unmasked text":              {rawFrame(true, 0, 0x1, false, []byte("hi"))},
+		"unmasked close":             {rawFrame(true, 0, 0x8, false, closeBody(1000, ""))},
+		"RSV1":                       {rawFrame(true, 4, 0x1, true, []byte("hi"))},
+		"RSV2":                       {rawFrame(true, 2, 0x1, true, []byte("hi"))},
+		"RSV3 on a ping":             {rawFrame(true, 1, 0x9, true, []byte("hi"))},
+		"opcode 0x3":                 {rawFrame(true, 0, 0x3, true, []byte("hi"))},
+		"opcode 0x7":                 {rawFrame(true, 0, 0x7, true, nil)},
+		"opcode 0xB":                 {rawFrame(true, 0, 0xB, true, []byte("hi"))},
+		"opcode 0xF":                 {rawFrame(true, 0, 0xF, true, nil)},
+		"fragmented ping":            {rawFrame(false, 0, 0x9, true, []byte("hi")), rawFrame(true, 0, 0x0, true, []byte("ho"))},
+		"fragmented close":           {rawFrame(false, 0, 0x8, true, closeBody(1000, ""))},
+		"ping of 126 bytes":          {rawFrame(true, 0, 0x9, true, bytes.Repeat([]byte("p"), 126))},
+		"pong of 200 bytes":          {rawFrame(true, 0, 0xA, true, bytes.Repeat([]byte("p"), 200))},
+		"close of 126 bytes":         {rawFrame(true, 0, 0x8, true, closeBody(1000, strings.Repeat("r", 124)))},
+		"close body of 1 byte":       {rawFrame(true, 0, 0x8, true, []byte{0x03})},
+		"continuation first":         {rawFrame(true, 0, 0x0, true, []byte("hi"))},
+		"text inside a fragmented":   {rawFrame(false, 0, 0x1, true, []byte("a")), rawFrame(true, 0, 0x1, true, []byte("b"))},
+		"binary inside a fragmented": {rawFrame(false, 0, 0x2, true, []byte("a")), rawFrame(true, 0, 0x2, true, []byte("b"))},
 		"64-bit length with MSB set": {hugeLen},
 	}
 	for _, code := range []uint16{0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999} {
-		cases[fmt.Sprintf("close code %d", code)] = [][]byte{mlFrame(true, 0, 0x8, true, mlCloseBody(code, ""))}
+		cases[fmt.Sprintf("close code %d", code)] = [][]byte{rawFrame(true, 0, 0x8, true, closeBody(code, ""))}
 	}
 	for name, frames := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			mlExpectClose(t, d, ws.StatusProtocolError, frames...)
+			expectClose(t, d, ws.StatusProtocolError, frames...)
 		})
 	}
 	// The daemon is still well.
@@ -559,7 +540,7 @@ func TestLifeProtocolErrorCloses(t *testing.T) {
 	t.Parallel()
 	d := startDaemon(t, "cat")
 	c := dialWS(t, d.url("/"))
-	c.sendRaw(t, mlFrame(true, 0, 0x3, true, []byte("reserved opcode")))
+	c.sendRaw(t, rawFrame(true, 0, 0x3, true, []byte("reserved opcode")))
 	if code, reason := c.readClose(t, waitTimeout); code != ws.StatusProtocolError {
 		t.Fatalf("close %d %q, want 1002", code, reason)
 	}
@@ -577,32 +558,32 @@ func TestLifeInvalidUTF8(t *testing.T) {
 	t.Parallel()
 	d := startDaemon(t, "cat")
 	cases := map[string][][]byte{
-		"one frame":                   {mlFrame(true, 0, 0x1, true, []byte("a\xffb"))},
-		"surrogate":                   {mlFrame(true, 0, 0x1, true, []byte("\xed\xa0\x80"))},
-		"overlong":                    {mlFrame(true, 0, 0x1, true, []byte("\xc0\xaf"))},
-		"split, bad continuation":     {mlFrame(false, 0, 0x1, true, []byte("ok\xc3")), mlFrame(true, 0, 0x0, true, []byte("\x28ok"))},
-		"bad first fragment":          {mlFrame(false, 0, 0x1, true, []byte("\xff")), mlFrame(true, 0, 0x0, true, []byte("ok"))},
-		"truncated at the end":        {mlFrame(false, 0, 0x1, true, []byte("ab")), mlFrame(true, 0, 0x0, true, []byte("\xe2\x82"))},
-		"bad in a middle fragment":    {mlFrame(false, 0, 0x1, true, []byte("a")), mlFrame(false, 0, 0x0, true, []byte("\xe2\x28")), mlFrame(true, 0, 0x0, true, []byte("\xa1"))},
-		"close reason not UTF-8":      {mlFrame(true, 0, 0x8, true, mlCloseBody(1000, "bad \xff"))},
-		"split over a ping, then bad": {mlFrame(false, 0, 0x1, true, []byte("\xf0\x9f")), mlFrame(true, 0, 0x9, true, nil), mlFrame(true, 0, 0x0, true, []byte("\x98"))},
+		"one frame":                   {rawFrame(true, 0, 0x1, true, []byte("a\xffb"))},
+		"surrogate":                   {rawFrame(true, 0, 0x1, true, []byte("\xed\xa0\x80"))},
+		"overlong":                    {rawFrame(true, 0, 0x1, true, []byte("\xc0\xaf"))},
+		"split, bad continuation":     {rawFrame(false, 0, 0x1, true, []byte("ok\xc3")), rawFrame(true, 0, 0x0, true, []byte("\x28ok"))},
+		"bad first fragment":          {rawFrame(false, 0, 0x1, true, []byte("\xff")), rawFrame(true, 0, 0x0, true, []byte("ok"))},
+		"truncated at the end":        {rawFrame(false, 0, 0x1, true, []byte("ab")), rawFrame(true, 0, 0x0, true, []byte("\xe2\x82"))},
+		"bad in a middle fragment":    {rawFrame(false, 0, 0x1, true, []byte("a")), rawFrame(false, 0, 0x0, true, []byte("\xe2\x28")), rawFrame(true, 0, 0x0, true, []byte("\xa1"))},
+		"close reason not UTF-8":      {rawFrame(true, 0, 0x8, true, closeBody(1000, "bad \xff"))},
+		"split over a ping, then bad": {rawFrame(false, 0, 0x1, true, []byte("\xf0\x9f")), rawFrame(true, 0, 0x9, true, nil), rawFrame(true, 0, 0x0, true, []byte("\x98"))},
 	}
 	for name, frames := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			mlExpectClose(t, d, ws.StatusInvalidFramePayloadData, frames...)
+			expectClose(t, d, ws.StatusInvalidFramePayloadData, frames...)
 		})
 	}
 	t.Run("valid characters split", func(t *testing.T) {
 		t.Parallel()
 		c := dialWS(t, d.url("/"))
-		c.sendRaw(t, mlFrame(false, 0, 0x1, true, []byte("caf\xc3")))
-		c.sendRaw(t, mlFrame(true, 0, 0x0, true, []byte("\xa9")))
+		c.sendRaw(t, rawFrame(false, 0, 0x1, true, []byte("caf\xc3")))
+		c.sendRaw(t, rawFrame(true, 0, 0x0, true, []byte("\xa9")))
 		c.expectText(t, "café")
-		c.sendRaw(t, mlFrame(false, 0, 0x1, true, []byte("\xe2")))
-		c.sendRaw(t, mlFrame(false, 0, 0x0, true, []byte("\x82")))
-		c.sendRaw(t, mlFrame(true, 0, 0x9, true, []byte("p"))) // a ping between fragments
-		c.sendRaw(t, mlFrame(true, 0, 0x0, true, []byte("\xac!")))
+		c.sendRaw(t, rawFrame(false, 0, 0x1, true, []byte("\xe2")))
+		c.sendRaw(t, rawFrame(false, 0, 0x0, true, []byte("\x82")))
+		c.sendRaw(t, rawFrame(true, 0, 0x9, true, []byte("p"))) // a ping between fragments
+		c.sendRaw(t, rawFrame(true, 0, 0x0, true, []byte("\xac!")))
 		c.expectText(t, "€!")
 	})
 }
@@ -612,8 +593,8 @@ func TestLifeInvalidUTF8(t *testing.T) {
 func TestLifeFramesWithHandshake(t *testing.T) {
 	t.Parallel()
 	d := startDaemon(t, "cat")
-	early := append(mlFrame(true, 0, 0x1, true, []byte("early")), mlFrame(true, 0, 0x1, true, []byte("bird"))...)
-	c := mlRawUpgrade(t, d.addr, "/", d.addr, "", early)
+	early := append(rawFrame(true, 0, 0x1, true, []byte("early")), rawFrame(true, 0, 0x1, true, []byte("bird"))...)
+	c := rawUpgrade(t, d.addr, "/", d.addr, "", early)
 	c.expectText(t, "early")
 	c.expectText(t, "bird")
 	c.sendClose(t, ws.StatusNormalClosure, "")
@@ -638,22 +619,22 @@ func TestLifeBadHandshake(t *testing.T) {
 			"GET / HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n",
 			func(s int) bool { return s == 400 }, "400"},
 		{"Sec-WebSocket-Version 8",
-			"GET / HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + mlTestKey + "\r\nSec-WebSocket-Version: 8\r\n\r\n",
+			"GET / HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + testKey + "\r\nSec-WebSocket-Version: 8\r\n\r\n",
 			func(s int) bool { return s == 400 || s == 426 }, "400 or 426"},
 		{"no Sec-WebSocket-Version",
-			"GET / HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + mlTestKey + "\r\n\r\n",
+			"GET / HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + testKey + "\r\n\r\n",
 			func(s int) bool { return s == 400 || s == 426 }, "400 or 426"},
 		{"POST",
-			"POST / HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + mlTestKey + "\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
+			"POST / HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + testKey + "\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
 			func(s int) bool { return s == 400 || s == 405 }, "400 or 405"},
 		{"head over 16 KiB",
-			mlUpgradeRequest("/", host, "X-Big: "+strings.Repeat("b", 17<<10)+"\r\n"),
+			upgradeRequest("/", host, "X-Big: "+strings.Repeat("b", 17<<10)+"\r\n"),
 			func(s int) bool { return s == 431 }, "431"},
 	}
 	mark := d.logMark()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, resp := mlRawRequest(t, d.addr, tc.req)
+			_, _, resp := sendRawRequest(t, d.addr, tc.req)
 			resp.Body.Close()
 			if !tc.want(resp.StatusCode) {
 				t.Errorf("HTTP %d, want %s", resp.StatusCode, tc.desc)

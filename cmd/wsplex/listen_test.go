@@ -10,34 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/gobwas/ws"
 )
 
-// lxEcho sends one line through an echo child (cat) and expects it back.
-func lxEcho(t *testing.T, c *wsClient, line string) {
-	t.Helper()
-	c.sendText(t, line)
-	c.expectText(t, line)
-}
-
-// lxEnv reads the environment a child running `env` sends, one message
-// per variable, until the child's exit closes the connection.
-func lxEnv(t *testing.T, c *wsClient) map[string]string {
-	t.Helper()
-	env := map[string]string{}
-	for {
-		m := c.readMessage(t, waitTimeout)
-		if m.Op == ws.OpClose {
-			return env
-		}
-		k, v, _ := strings.Cut(string(m.Data), "=")
-		env[k] = v
-	}
-}
-
-// lxHaveIPv6 reports whether the machine has a usable ::1.
-func lxHaveIPv6() bool {
+// haveIPv6 reports whether the machine has a usable ::1.
+func haveIPv6() bool {
 	l, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
 		return false
@@ -49,7 +25,7 @@ func lxHaveIPv6() bool {
 // TestListenTwoAddressesIPv6 serves on 127.0.0.1 and [::1] at once (the
 // harness adds --address=127.0.0.1), logs both, and echoes on both.
 func TestListenTwoAddressesIPv6(t *testing.T) {
-	if !lxHaveIPv6() {
+	if !haveIPv6() {
 		t.Skip("no IPv6 loopback on this machine")
 	}
 	d := startDaemon(t, "--address=[::1]", "cat")
@@ -57,11 +33,11 @@ func TestListenTwoAddressesIPv6(t *testing.T) {
 	d.waitLog(t, "Starting WebSocket server   : ws://127.0.0.1:"+port+"/", waitTimeout)
 	d.waitLog(t, "Starting WebSocket server   : ws://[::1]:"+port+"/", waitTimeout)
 
-	lxEcho(t, dialWS(t, d.url("/")), "over IPv4")
-	lxEcho(t, dialWS(t, "ws://[::1]:"+port+"/"), "over IPv6")
+	echoLine(t, dialWS(t, d.url("/")), "over IPv4")
+	echoLine(t, dialWS(t, "ws://[::1]:"+port+"/"), "over IPv6")
 
 	envd := startDaemon(t, "--address=[::1]", "env")
-	env := lxEnv(t, dialWS(t, "ws://[::1]:"+strconv.Itoa(envd.port)+"/"))
+	env := readEnv(t, dialWS(t, "ws://[::1]:"+strconv.Itoa(envd.port)+"/"))
 	if env["REMOTE_ADDR"] != "::1" || env["REMOTE_PORT"] == "" || env["SERVER_NAME"] != "::1" {
 		t.Errorf("over IPv6: REMOTE_ADDR %q REMOTE_PORT %q SERVER_NAME %q; want ::1, a port, ::1", env["REMOTE_ADDR"], env["REMOTE_PORT"], env["SERVER_NAME"])
 	}
@@ -97,7 +73,7 @@ func TestListenRedirPort(t *testing.T) {
 			t.Errorf("Host %q: %d Location %q, want 301 %q", tc.host, resp.StatusCode, resp.Header.Get("Location"), tc.want)
 		}
 	}
-	lxEcho(t, dialWS(t, d.url("/")), "main port still serves")
+	echoLine(t, dialWS(t, d.url("/")), "main port still serves")
 }
 
 // TestListenPortInUse: a port taken by someone else is websocketd's

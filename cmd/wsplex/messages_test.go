@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -61,8 +60,8 @@ func TestMsgExamples(t *testing.T) {
 			t.Parallel()
 			d := startDaemon(t, ex.count, "4")
 			c := dialWS(t, d.url("/"))
-			msgs, code, reason := mlReadUntilClose(t, c, 2*waitTimeout)
-			if got := strings.Join(mlTexts(t, msgs), ","); got != "1,2,3,4" {
+			msgs, code, reason := readUntilClose(t, c, 2*waitTimeout)
+			if got := strings.Join(texts(t, msgs), ","); got != "1,2,3,4" {
 				t.Errorf("messages %q, want 1,2,3,4", got)
 			}
 			if testingWsplex() && code != ws.StatusNormalClosure {
@@ -89,11 +88,11 @@ func TestMsgExamples(t *testing.T) {
 // "\r", a lone "\r" stays.
 func TestMsgLineEndings(t *testing.T) {
 	t.Parallel()
-	script := mlScript(t, "lines.sh", "#!/bin/bash\nprintf 'a\\n\\nb\\r\\nc\\rd\\n\\r\\n\\rx\\n\\n'\n")
+	script := writeScript(t, "lines.sh", "#!/bin/bash\nprintf 'a\\n\\nb\\r\\nc\\rd\\n\\r\\n\\rx\\n\\n'\n")
 	d := startDaemon(t, script)
 	c := dialWS(t, d.url("/"))
-	msgs, code, reason := mlReadUntilClose(t, c, waitTimeout)
-	got := mlTexts(t, msgs)
+	msgs, code, reason := readUntilClose(t, c, waitTimeout)
+	got := texts(t, msgs)
 	want := []string{"a", "", "b", "c\rd", "", "\rx", ""}
 	if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
 		t.Errorf("messages %q, want %q", got, want)
@@ -108,7 +107,7 @@ func TestMsgLineEndings(t *testing.T) {
 func TestMsgClientLines(t *testing.T) {
 	t.Parallel()
 	// Prints every line it reads as <length>:<line>.
-	script := mlScript(t, "lens.sh", `#!/bin/bash
+	script := writeScript(t, "lens.sh", `#!/bin/bash
 while IFS= read -r line; do printf '%d:%s\n' "${#line}" "$line"; done
 `)
 	d := startDaemon(t, script)
@@ -150,30 +149,15 @@ func TestMsgTextIgnoredInBinaryMode(t *testing.T) {
 	c := dialWS(t, d.url("/"))
 	c.sendText(t, "txt\n")
 	c.sendBinary(t, []byte("bin\n"))
-	got := mlReadBinary(t, c, 4)
+	got := readBinary(t, c, 4)
 	c.sendClose(t, ws.StatusNormalClosure, "")
-	msgs, _, _ := mlReadUntilClose(t, c, waitTimeout)
+	msgs, _, _ := readUntilClose(t, c, waitTimeout)
 	for _, m := range msgs {
 		got = append(got, m.Data...)
 	}
 	if string(got) != "bin\n" {
 		t.Errorf("child echoed %q, want only \"bin\\n\"", got)
 	}
-}
-
-// mlReadBinary reads binary messages until at least n bytes arrived.
-func mlReadBinary(t testing.TB, c *wsClient, n int) []byte {
-	t.Helper()
-	deadline := time.Now().Add(2 * waitTimeout)
-	var got []byte
-	for len(got) < n {
-		m := c.readMessage(t, time.Until(deadline))
-		if m.Op != ws.OpBinary {
-			t.Fatalf("after %d of %d bytes: got %s, want binary", len(got), n, m)
-		}
-		got = append(got, m.Data...)
-	}
-	return got
 }
 
 // TestMsgBinaryEcho: arbitrary bytes, NUL and invalid UTF-8 included, pass
@@ -198,7 +182,7 @@ func TestMsgBinaryEcho(t *testing.T) {
 		c.sendBinary(t, ch)
 		sent = append(sent, ch...)
 	}
-	got := mlReadBinary(t, c, len(sent))
+	got := readBinary(t, c, len(sent))
 	if !bytes.Equal(got, sent) {
 		i := 0
 		for i < len(got) && i < len(sent) && got[i] == sent[i] {
@@ -227,11 +211,11 @@ func TestMsgBinaryEcho(t *testing.T) {
 func TestMsgTrailingLine(t *testing.T) {
 	t.Parallel()
 	skipUnlessWsplex(t, "the last line without newline (websocketd #271)")
-	script := mlScript(t, "trail.sh", "#!/bin/bash\nprintf 'first\\nlast words'\n")
+	script := writeScript(t, "trail.sh", "#!/bin/bash\nprintf 'first\\nlast words'\n")
 	d := startDaemon(t, script)
 	c := dialWS(t, d.url("/"))
-	msgs, code, reason := mlReadUntilClose(t, c, waitTimeout)
-	if got := mlTexts(t, msgs); fmt.Sprintf("%q", got) != `["first" "last words"]` {
+	msgs, code, reason := readUntilClose(t, c, waitTimeout)
+	if got := texts(t, msgs); fmt.Sprintf("%q", got) != `["first" "last words"]` {
 		t.Errorf("messages %q, want first and \"last words\"", got)
 	}
 	if code != ws.StatusNormalClosure {
@@ -243,14 +227,14 @@ func TestMsgTrailingLine(t *testing.T) {
 // UTF-8, with U+FFFD in place of the bad bytes.
 func TestMsgInvalidUTF8FromChild(t *testing.T) {
 	t.Parallel()
-	script := mlScript(t, "bad.sh", "#!/bin/bash\nprintf 'ok\\xffok\\n\\xc3\\x28\\nfine \\xc3\\xa9\\ntail\\xe2\\x82\\n'\n")
+	script := writeScript(t, "bad.sh", "#!/bin/bash\nprintf 'ok\\xffok\\n\\xc3\\x28\\nfine \\xc3\\xa9\\ntail\\xe2\\x82\\n'\n")
 	d := startDaemon(t, script)
 	for _, client := range []string{"go", "node"} {
 		var got []string
 		if client == "go" {
 			c := dialWS(t, d.url("/"))
-			msgs, _, _ := mlReadUntilClose(t, c, waitTimeout)
-			got = mlTexts(t, msgs)
+			msgs, _, _ := readUntilClose(t, c, waitTimeout)
+			got = texts(t, msgs)
 		} else {
 			n := nodeClient(t, d.url("/"))
 			n.expectOpen(t)
@@ -295,7 +279,7 @@ func TestMsgInvalidUTF8FromChild(t *testing.T) {
 // poller sees them one at a time).
 func TestMsgPassStderr(t *testing.T) {
 	t.Parallel()
-	script := mlScript(t, "both.sh", `#!/bin/bash
+	script := writeScript(t, "both.sh", `#!/bin/bash
 echo out1
 sleep 0.1
 echo err1 >&2
@@ -308,14 +292,14 @@ echo out3
 `)
 	d := startDaemon(t, "--passstderr", script)
 	c := dialWS(t, d.url("/"))
-	msgs, code, reason := mlReadUntilClose(t, c, waitTimeout)
+	msgs, code, reason := readUntilClose(t, c, waitTimeout)
 	type item struct {
 		Stream string `json:"stream"`
 		Data   string `json:"data"`
 	}
 	want := []item{{"stdout", "out1"}, {"stderr", "err1"}, {"stdout", `out "2"`}, {"stderr", "err\t2 \\ ü"}, {"stdout", "out3"}}
 	var got []item
-	for _, m := range mlTexts(t, msgs) {
+	for _, m := range texts(t, msgs) {
 		var it item
 		dec := json.NewDecoder(strings.NewReader(m))
 		dec.DisallowUnknownFields()
@@ -349,15 +333,15 @@ func TestMsgPassStderrBinaryRefused(t *testing.T) {
 func TestMsgStderrLogged(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("0123456789", 1000)
-	script := mlScript(t, "err.sh", `#!/bin/bash
+	script := writeScript(t, "err.sh", `#!/bin/bash
 echo 'something failed' >&2
 printf '%s\n' "$(printf '0123456789%.0s' {1..1000})" >&2
 echo out
 `)
 	d := startDaemon(t, script)
 	c := dialWS(t, d.url("/"))
-	msgs, _, _ := mlReadUntilClose(t, c, waitTimeout)
-	if got := mlTexts(t, msgs); len(got) != 1 || got[0] != "out" {
+	msgs, _, _ := readUntilClose(t, c, waitTimeout)
+	if got := texts(t, msgs); len(got) != 1 || got[0] != "out" {
 		t.Errorf("messages %q, want only \"out\" (stderr is not for the client)", got)
 	}
 	line := d.waitLog(t, "something failed", waitTimeout)
@@ -376,7 +360,7 @@ func TestMsgHugeLine(t *testing.T) {
 	t.Parallel()
 	skipUnlessWsplex(t, "the last line without newline (websocketd #271)")
 	const size = 5_000_000
-	script := mlScript(t, "huge.py", fmt.Sprintf(`#!/usr/bin/env python3
+	script := writeScript(t, "huge.py", fmt.Sprintf(`#!/usr/bin/env python3
 import sys
 n = %d
 buf = "".join("%%07d," %% i for i in range(n // 8 + 1))[:n]
@@ -389,7 +373,7 @@ sys.stdout.flush()
 	}
 	d := startDaemon(t, script)
 	c := dialWS(t, d.url("/"))
-	msgs, code, reason := mlReadUntilClose(t, c, 3*waitTimeout)
+	msgs, code, reason := readUntilClose(t, c, 3*waitTimeout)
 	if len(msgs) != 1 || msgs[0].Op != ws.OpText {
 		t.Fatalf("got %d messages, want one text message", len(msgs))
 	}

@@ -35,7 +35,7 @@ func TestPreforkPython(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		skipOrFail(t, "python3 not found")
 	}
-	script := mlScript(t, "hello.py", preforkPy)
+	script := writeScript(t, "hello.py", preforkPy)
 	const rounds = 15
 	var lat [2][]time.Duration
 	for i, args := range [][]string{{script}, {"--prefork=2", script}} {

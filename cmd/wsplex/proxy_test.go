@@ -56,7 +56,7 @@ func proxiedUpgrade(t testing.TB, addr string, pre []byte) hsResult {
 	}
 	t.Cleanup(func() { conn.Close() })
 	_ = conn.SetDeadline(time.Now().Add(waitTimeout))
-	if _, err := conn.Write(append(append([]byte{}, pre...), mlUpgradeRequest("/", addr, "")...)); err != nil {
+	if _, err := conn.Write(append(append([]byte{}, pre...), upgradeRequest("/", addr, "")...)); err != nil {
 		t.Fatal(err)
 	}
 	return readUpgradeAnswer(t, conn, pre)
@@ -72,7 +72,7 @@ func upgradeOver(t testing.TB, conn net.Conn, host string, pre []byte) hsResult 
 			t.Fatal(err)
 		}
 	}
-	if _, err := io.WriteString(conn, mlUpgradeRequest("/", host, "")); err != nil {
+	if _, err := io.WriteString(conn, upgradeRequest("/", host, "")); err != nil {
 		t.Fatal(err)
 	}
 	return readUpgradeAnswer(t, conn, pre)
@@ -252,12 +252,12 @@ func TestTrustedProxy(t *testing.T) {
 		{"X-Forwarded-For: 198.51.100.1\r\nX-Forwarded-For: 2001:db8::3, 10.0.0.1\r\n", "2001:db8::3 "},
 		{"X-Forwarded-For: 10.0.0.2, 127.0.0.1\r\n", "10.0.0.2 "}, // all trusted: the leftmost
 	} {
-		r := rawUpgrade(t, d, "/", tc.xff)
+		r := upgradeAt(t, d, "/", tc.xff)
 		r.client.expectText(t, tc.want)
 	}
 	// No header, or an unparsable one: the peer's own address.
 	for _, xff := range []string{"", "X-Forwarded-For: 203.0.113.7, garbage\r\n"} {
-		r := rawUpgrade(t, d, "/", xff)
+		r := upgradeAt(t, d, "/", xff)
 		m := r.client.readMessage(t, waitTimeout)
 		if !strings.HasPrefix(m.String(), "text \"127.0.0.1 ") && !strings.HasPrefix(string(m.Data), "127.0.0.1 ") {
 			t.Errorf("X-Forwarded-For %q: child saw %v, want the peer 127.0.0.1", xff, m)
@@ -265,7 +265,7 @@ func TestTrustedProxy(t *testing.T) {
 	}
 	// Not from a trusted peer: ignored.
 	d2 := startDaemon(t, "--trusted-proxy=10.0.0.0/8", prog)
-	r := rawUpgrade(t, d2, "/", "X-Forwarded-For: 203.0.113.7\r\n")
+	r := upgradeAt(t, d2, "/", "X-Forwarded-For: 203.0.113.7\r\n")
 	m := r.client.readMessage(t, waitTimeout)
 	if !strings.HasPrefix(string(m.Data), "127.0.0.1 ") {
 		t.Errorf("untrusted peer's X-Forwarded-For was used: child saw %v", m)

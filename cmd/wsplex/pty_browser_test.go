@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wsplex/wsplex/engine"
 )
 
 // TestPTYTerminalPage: --pty --devconsole serves a terminal page; in
@@ -14,9 +12,6 @@ import (
 // 4007. The screenshot is kept as artifacts/pty-terminal.png.
 func TestPTYTerminalPage(t *testing.T) {
 	skipUnlessWsplex(t, "--pty")
-	if !engine.TermAssetsPresent() {
-		skipOrFail(t, "xterm.js not fetched (make term-assets)")
-	}
 	d := startDaemon(t, "--pty", "--devconsole", lookPath(t, "bash"), "--norc", "--noprofile", "-i")
 	r := runTermBrowser(t, d.httpURL("/shell"), "pty-terminal")
 	if !r.OK {

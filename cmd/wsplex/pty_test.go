@@ -314,7 +314,7 @@ func ptySession(t *testing.T, d *daemon, i int) string {
 	defer c.close()
 	var out []byte
 	for !bytes.Contains(out, []byte("\r\n")) {
-		m, err := recvMessage(c, waitTimeout)
+		m, err := c.recvMessage(waitTimeout)
 		if err != nil || m.Op != ws.OpBinary {
 			return fmt.Sprintf("waiting for tty: %v %s", err, m)
 		}
@@ -330,7 +330,7 @@ func ptySession(t *testing.T, d *daemon, i int) string {
 		return err.Error()
 	}
 	for {
-		m, err := recvMessage(c, waitTimeout)
+		m, err := c.recvMessage(waitTimeout)
 		if err != nil {
 			return err.Error()
 		}
@@ -393,7 +393,7 @@ func ptyEchoOnce(c *wsClient, text string) error {
 	want := []byte(text + "\r\n" + text + "\r\n")
 	var got []byte
 	for !bytes.Contains(got, want) {
-		m, err := recvMessage(c, waitTimeout)
+		m, err := c.recvMessage(waitTimeout)
 		if err != nil {
 			return err
 		}

@@ -60,12 +60,12 @@ func TestSignedURLs(t *testing.T) {
 		t.Errorf("--ttl=5m gave expires %d, %v from now", exp, d)
 	}
 	// A valid signature still meets the origin check.
-	if r := rawUpgrade(t, d, good, "Origin: http://evil.test\r\n"); r.status != 403 {
+	if r := upgradeAt(t, d, good, "Origin: http://evil.test\r\n"); r.status != 403 {
 		t.Errorf("signed, bad origin: HTTP %d, want 403", r.status)
 	}
 	// The one child --maxforks allows, held while the refusals below
 	// would otherwise be 429s.
-	r := rawUpgrade(t, d, good, origin)
+	r := upgradeAt(t, d, good, origin)
 	if r.status != 101 {
 		t.Fatalf("signed %s: HTTP %d %q, want 101", good, r.status, r.body)
 	}
@@ -88,7 +88,7 @@ func TestSignedURLs(t *testing.T) {
 		{"unsigned, bad origin", "/chat", "Origin: http://evil.test\r\n", 403, "no sig parameter"},
 	} {
 		mark := d.logMark()
-		r := rawUpgrade(t, d, tc.target, tc.extra)
+		r := upgradeAt(t, d, tc.target, tc.extra)
 		if r.status != tc.status {
 			t.Errorf("%s: HTTP %d %q, want %d", tc.name, r.status, r.body, tc.status)
 			continue
@@ -102,7 +102,7 @@ func TestSignedURLs(t *testing.T) {
 		}
 	}
 	// A valid signature still meets --maxforks.
-	if r := rawUpgrade(t, d, good, origin); r.status != 429 {
+	if r := upgradeAt(t, d, good, origin); r.status != 429 {
 		t.Errorf("signed, over --maxforks: HTTP %d, want 429", r.status)
 	}
 	if n := fc.count(t); n != 1 {
@@ -120,7 +120,7 @@ func TestSignedURLsRotation(t *testing.T) {
 	onlyA, onlyB, onlyC := keyFile(t, 0o600, keyA), keyFile(t, 0o600, keyB), keyFile(t, 0o600, keyC)
 	d := startDaemon(t, "--signed-urls="+keys, "cat")
 	byA, byB, byC := sign(t, onlyA, "5m", "/"), sign(t, onlyB, "5m", "/"), sign(t, onlyC, "5m", "/")
-	status := func(target string) int { return rawUpgrade(t, d, target, "").status }
+	status := func(target string) int { return upgradeAt(t, d, target, "").status }
 	if a, b, c := status(byA), status(byB), status(byC); a != 101 || b != 101 || c != 403 {
 		t.Fatalf("keys A and B: A %d, B %d, C %d; want 101 101 403", a, b, c)
 	}

@@ -1,62 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
-
-// rawResponse is what rawRequest got back.
-type rawResponse struct {
-	Status int
-	Header http.Header
-	Body   string
-}
-
-// rawRequest sends one request with the target exactly as given (Go's HTTP
-// client would clean or re-encode "..", "%2e%2e" and backslashes) and reads
-// the response. extra is "Name: value" header lines; Host is added.
-func rawRequest(t testing.TB, addr, method, target, body string, extra ...string) rawResponse {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, waitTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(waitTimeout))
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target, addr)
-	for _, h := range extra {
-		b.WriteString(h + "\r\n")
-	}
-	if body != "" {
-		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(body))
-	}
-	b.WriteString("\r\n" + body)
-	if _, err := io.WriteString(c, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return rawResponse{Status: resp.StatusCode, Header: resp.Header}
-	}
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: body: %v", method, target, err)
-	}
-	return rawResponse{Status: resp.StatusCode, Header: resp.Header, Body: string(data)}
-}
 
 // upgradeHeaders make rawRequest a valid WebSocket handshake.
 var upgradeHeaders = []string{
@@ -64,24 +12,6 @@ var upgradeHeaders = []string{
 	"Connection: Upgrade",
 	"Sec-WebSocket-Version: 13",
 	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-}
-
-// writeFile creates a file (and its directories) with the given mode.
-func writeFile(t testing.TB, path, content string, mode os.FileMode) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), mode); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func symlink(t testing.TB, target, link string) {
-	t.Helper()
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // traversalTargets are ways to spell "the file outside, one level above the

@@ -24,7 +24,7 @@ func TestSubprotocolDefault(t *testing.T) {
 		{"chat, superchat", "chat", "prog p=chat offered=chat, superchat"},
 		{"", "", "prog p= offered="},
 	} {
-		r := rawUpgrade(t, d, "/", offer(tc.offer))
+		r := upgradeAt(t, d, "/", offer(tc.offer))
 		if r.status != 101 || r.protocol != tc.want {
 			t.Fatalf("offer %q: HTTP %d protocol %q, want 101 %q", tc.offer, r.status, r.protocol, tc.want)
 		}
@@ -51,7 +51,7 @@ func TestSubprotocolList(t *testing.T) {
 	d := startDaemon(t, "--subprotocol=b, c", "--subprotocol=d", prog)
 
 	mark := d.logMark()
-	r := rawUpgrade(t, d, "/", offer("x, y"))
+	r := upgradeAt(t, d, "/", offer("x, y"))
 	if r.status != 400 || r.protocol != "" {
 		t.Fatalf("offer x, y: HTTP %d protocol %q, want 400 and none", r.status, r.protocol)
 	}
@@ -64,7 +64,7 @@ func TestSubprotocolList(t *testing.T) {
 		{"c", "c"},
 		{"", ""},
 	} {
-		r := rawUpgrade(t, d, "/", offer(tc.offer))
+		r := upgradeAt(t, d, "/", offer(tc.offer))
 		if r.status != 101 || r.protocol != tc.want {
 			t.Fatalf("offer %q: HTTP %d protocol %q, want 101 %q", tc.offer, r.status, r.protocol, tc.want)
 		}
@@ -91,9 +91,9 @@ func TestProtoDir(t *testing.T) {
 	fc.script(t, dir, ".hidden", protoEcho)
 	fc.script(t, filepath.Join(dir, "sub"), "inner", protoEcho)
 	fc.script(t, root, "outside", protoEcho)
-	must(t, os.WriteFile(filepath.Join(dir, "plain"), []byte("not a program\n"), 0o644))
-	must(t, os.Symlink(filepath.Join(root, "outside"), filepath.Join(dir, "out")))
-	must(t, os.Symlink("chat", filepath.Join(dir, "alias")))
+	writeFile(t, filepath.Join(dir, "plain"), "not a program\n", 0o644)
+	symlink(t, filepath.Join(root, "outside"), filepath.Join(dir, "out"))
+	symlink(t, "chat", filepath.Join(dir, "alias"))
 	d := startDaemon(t, "--protodir="+dir)
 
 	served := 0
@@ -103,7 +103,7 @@ func TestProtoDir(t *testing.T) {
 		{"", "", "default p= offered="},
 		{"default", "default", "default p=default offered=default"},
 	} {
-		r := rawUpgrade(t, d, "/", offer(tc.offer))
+		r := upgradeAt(t, d, "/", offer(tc.offer))
 		if r.status != 101 || r.protocol != tc.proto {
 			t.Fatalf("offer %q: HTTP %d protocol %q, want 101 %q", tc.offer, r.status, r.protocol, tc.proto)
 		}
@@ -112,7 +112,7 @@ func TestProtoDir(t *testing.T) {
 	}
 	for _, o := range []string{"nope", "..", "../outside", ".hidden", "sub/inner", "sub", "out", "plain", "%2e%2e"} {
 		mark := d.logMark()
-		r := rawUpgrade(t, d, "/", offer(o))
+		r := upgradeAt(t, d, "/", offer(o))
 		if r.status != 400 {
 			t.Errorf("offer %q: HTTP %d, want 400", o, r.status)
 			continue
@@ -121,7 +121,7 @@ func TestProtoDir(t *testing.T) {
 	}
 	// The count after one more served connection: every refusal's log
 	// line is out, and the children are all in.
-	r := rawUpgrade(t, d, "/", offer("chat"))
+	r := upgradeAt(t, d, "/", offer("chat"))
 	r.client.expectText(t, "chat p=chat offered=chat")
 	served++
 	if n := fc.count(t); n != served {
@@ -131,7 +131,7 @@ func TestProtoDir(t *testing.T) {
 	// Without DIR/default, a client that offers nothing is refused.
 	must(t, os.Remove(filepath.Join(dir, "default")))
 	mark := d.logMark()
-	if r := rawUpgrade(t, d, "/", ""); r.status != 400 {
+	if r := upgradeAt(t, d, "/", ""); r.status != 400 {
 		t.Errorf("no offer, no default: HTTP %d, want 400", r.status)
 	}
 	d.waitLogSince(t, mark, "no program 'default'", waitTimeout)

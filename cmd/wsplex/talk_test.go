@@ -55,9 +55,7 @@ func TestTalkEx1(t *testing.T) {
 // TestTalkEx2: FizzBuzz as a service.
 func TestTalkEx2(t *testing.T) {
 	skipUnlessWsplex(t, "subprotocols are answered")
-	if _, err := exec.LookPath("python3"); err != nil {
-		skipOrFail(t, "python3 not found: %v", err)
-	}
+	lookPath(t, "python3")
 	d := startDaemon(t, "--staticdir="+exampleScript("talk/ex2"), exampleScript("talk/ex2/fizzbuzz.py"))
 	res := runTalk(t, "ex2", d.httpURL("/"), "talk-ex2")
 	if res.Protocol != "ex2" || len(res.Answers) != 101 {
@@ -73,10 +71,7 @@ func TestTalkEx2(t *testing.T) {
 // TestTalkEx3: the chat, each WebSocket bridged by nc to a chat server.
 func TestTalkEx3(t *testing.T) {
 	skipUnlessWsplex(t, "subprotocols are answered")
-	nc, err := exec.LookPath("nc")
-	if err != nil {
-		skipOrFail(t, "nc not found (apt-get install netcat-openbsd): %v", err)
-	}
+	nc := lookPath(t, "nc") // netcat-openbsd
 	port := startChatServer(t)
 	d := startDaemon(t, "--staticdir="+exampleScript("talk/ex3"), nc, "127.0.0.1", strconv.Itoa(port))
 	res := runTalk(t, "ex3", d.httpURL("/"), "talk-ex3")
@@ -95,9 +90,7 @@ func TestTalkEx3(t *testing.T) {
 // until the test ends.
 func startChatServer(t *testing.T) int {
 	t.Helper()
-	if _, err := exec.LookPath("python3"); err != nil {
-		skipOrFail(t, "python3 not found: %v", err)
-	}
+	lookPath(t, "python3")
 	port := freePort(t)
 	cmd := exec.Command("python3", exampleScript("talk/ex3/chat_server.py"), strconv.Itoa(port))
 	out, err := cmd.StdoutPipe()

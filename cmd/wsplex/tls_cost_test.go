@@ -47,12 +47,12 @@ func TestTLSCost(t *testing.T) {
 		// Latency: 2000 echo round trips on one connection, after a warm-up.
 		c := dial()
 		for range 100 {
-			lxEcho(t, c, "warm-up")
+			echoLine(t, c, "warm-up")
 		}
 		rtt := make([]time.Duration, 0, 2000)
 		for i := range 2000 {
 			start := time.Now()
-			lxEcho(t, c, "message "+strconv.Itoa(i))
+			echoLine(t, c, "message "+strconv.Itoa(i))
 			rtt = append(rtt, time.Since(start))
 		}
 		slices.Sort(rtt)
@@ -64,7 +64,7 @@ func TestTLSCost(t *testing.T) {
 		conns := make([]*wsClient, n)
 		for i := range conns {
 			conns[i] = dial()
-			lxEcho(t, conns[i], "up")
+			echoLine(t, conns[i], "up")
 		}
 		rss1, gr1 := costRSS(t, d.pid()), costGoroutines(t, metrics)
 		for _, c := range conns {

@@ -158,7 +158,7 @@ func TestTLSEcho(t *testing.T) {
 		t.Fatalf("wss dial: %v", err)
 	}
 	for i := range 20 {
-		lxEcho(t, c, "secure "+strconv.Itoa(i))
+		echoLine(t, c, "secure "+strconv.Itoa(i))
 	}
 	c.sendClose(t, ws.StatusNormalClosure, "")
 	if code, _ := c.readClose(t, waitTimeout); code != ws.StatusNormalClosure {
@@ -171,7 +171,7 @@ func TestTLSEcho(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := lxEnv(t, ce)
+	env := readEnv(t, ce)
 	if env["HTTPS"] != "on" || env["SERVER_PORT"] != strconv.Itoa(e.port) || env["REMOTE_ADDR"] != "127.0.0.1" || env["REMOTE_PORT"] == "" {
 		t.Errorf("env over TLS: HTTPS %q SERVER_PORT %q REMOTE_ADDR %q REMOTE_PORT %q", env["HTTPS"], env["SERVER_PORT"], env["REMOTE_ADDR"], env["REMOTE_PORT"])
 	}
@@ -193,7 +193,7 @@ func TestTLSEcho(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("raw upgrade: %v %v", resp, err)
 	}
-	env = lxEnv(t, &wsClient{conn: raw, br: br})
+	env = readEnv(t, &wsClient{conn: raw, br: br})
 	if env["SERVER_PORT"] != "443" || env["SERVER_NAME"] != "localhost" || env["HTTPS"] != "on" {
 		t.Errorf("Host without port over TLS: SERVER_NAME %q SERVER_PORT %q HTTPS %q, want localhost 443 on", env["SERVER_NAME"], env["SERVER_PORT"], env["HTTPS"])
 	}
@@ -203,7 +203,7 @@ func TestTLSEcho(t *testing.T) {
 // the default port is 80, whatever the parent's environment says.
 func TestTLSPlainEnvHasNoHTTPS(t *testing.T) {
 	d := startDaemonWith(t, daemonOptions{Env: []string{"HTTPS=on"}}, "--passenv=PATH,HTTPS", "env")
-	env := lxEnv(t, dialWS(t, d.url("/")))
+	env := readEnv(t, dialWS(t, d.url("/")))
 	if v, ok := env["HTTPS"]; ok {
 		t.Errorf("HTTPS=%q without --ssl", v)
 	}
@@ -224,7 +224,7 @@ func TestTLSMutual(t *testing.T) {
 	if err != nil {
 		t.Fatalf("client with a certificate: %v", err)
 	}
-	lxEcho(t, c, "mutual")
+	echoLine(t, c, "mutual")
 
 	// A certificate from another CA is refused too.
 	other := newTLSPKI(t)

@@ -13,9 +13,9 @@ import (
 	"testing"
 )
 
-// uxSocketPath returns a socket path in a fresh directory, short enough for
+// unixSocketPath returns a socket path in a fresh directory, short enough for
 // sun_path (108 bytes) even with a long test name in TMPDIR.
-func uxSocketPath(t *testing.T) string {
+func unixSocketPath(t *testing.T) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "wsx")
 	if err != nil {
@@ -25,13 +25,13 @@ func uxSocketPath(t *testing.T) string {
 	return filepath.Join(dir, "s")
 }
 
-// uxStart starts a daemon listening only on a Unix socket.
-func uxStart(t *testing.T, sock string, args ...string) *daemon {
+// startUnixDaemon starts a daemon listening only on a Unix socket.
+func startUnixDaemon(t *testing.T, sock string, args ...string) *daemon {
 	t.Helper()
 	return startDaemonWith(t, daemonOptions{NoTCP: true, UnixSocket: sock}, append([]string{"--unixsocket=" + sock}, args...)...)
 }
 
-func uxDial(t *testing.T, sock string) *wsClient {
+func dialUnix(t *testing.T, sock string) *wsClient {
 	t.Helper()
 	c, err := dialWSWith(t, "ws://localhost/", wsDialOptions{UnixSocket: sock})
 	if err != nil {
@@ -44,17 +44,17 @@ func uxDial(t *testing.T, sock string) *wsClient {
 // listener, and tells the child REMOTE_ADDR=REMOTE_HOST=unix-socket with
 // an empty REMOTE_PORT.
 func TestUnixSocketEcho(t *testing.T) {
-	sock := uxSocketPath(t)
-	d := uxStart(t, sock, "cat")
+	sock := unixSocketPath(t)
+	d := startUnixDaemon(t, sock, "cat")
 	d.waitLog(t, "Starting WebSocket server   : unix socket at "+sock, waitTimeout)
 	if strings.Contains(d.log.String(), "ws://") {
 		t.Errorf("a --unixsocket-only daemon started a TCP listener:\n%s", d.log)
 	}
-	lxEcho(t, uxDial(t, sock), "over a unix socket")
+	echoLine(t, dialUnix(t, sock), "over a unix socket")
 
-	sockEnv := uxSocketPath(t)
-	uxStart(t, sockEnv, "env")
-	env := lxEnv(t, uxDial(t, sockEnv))
+	sockEnv := unixSocketPath(t)
+	startUnixDaemon(t, sockEnv, "env")
+	env := readEnv(t, dialUnix(t, sockEnv))
 	for k, want := range map[string]string{"REMOTE_ADDR": "unix-socket", "REMOTE_HOST": "unix-socket", "REMOTE_PORT": "", "SERVER_NAME": "localhost", "SERVER_PORT": "80"} {
 		if got, ok := env[k]; !ok || got != want {
 			t.Errorf("%s = %q (set %v), want %q", k, got, ok, want)
@@ -64,16 +64,16 @@ func TestUnixSocketEcho(t *testing.T) {
 
 // TestUnixSocketWithTCP: --unixsocket with --port serves on both.
 func TestUnixSocketWithTCP(t *testing.T) {
-	sock := uxSocketPath(t)
+	sock := unixSocketPath(t)
 	d := startDaemonWith(t, daemonOptions{UnixSocket: sock}, "--unixsocket="+sock, "cat")
-	lxEcho(t, uxDial(t, sock), "unix")
-	lxEcho(t, dialWS(t, d.url("/")), "tcp")
+	echoLine(t, dialUnix(t, sock), "unix")
+	echoLine(t, dialWS(t, d.url("/")), "tcp")
 }
 
 // TestUnixSocketStaleReplaced: a socket file nobody listens on (a killed
 // daemon's) is removed and the daemon starts.
 func TestUnixSocketStaleReplaced(t *testing.T) {
-	sock := uxSocketPath(t)
+	sock := unixSocketPath(t)
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
@@ -83,23 +83,23 @@ func TestUnixSocketStaleReplaced(t *testing.T) {
 	if st, err := os.Lstat(sock); err != nil || st.Mode().Type() != fs.ModeSocket {
 		t.Fatalf("no stale socket file to start with: %v", err)
 	}
-	uxStart(t, sock, "cat")
-	lxEcho(t, uxDial(t, sock), "replaced the stale file")
+	startUnixDaemon(t, sock, "cat")
+	echoLine(t, dialUnix(t, sock), "replaced the stale file")
 }
 
 // TestUnixSocketLiveRefused: a second daemon on the socket of a running one
 // exits 3 with websocketd's message and leaves the first one serving; the
 // socket file is removed when the first one is stopped with SIGTERM.
 func TestUnixSocketLiveRefused(t *testing.T) {
-	sock := uxSocketPath(t)
-	d := uxStart(t, sock, "cat")
+	sock := unixSocketPath(t)
+	d := startUnixDaemon(t, sock, "cat")
 
 	r := runDaemon(t, "--unixsocket="+sock, "cat")
 	want := "socket " + sock + " is already in use by a running server"
 	if r.ExitCode != 3 || !strings.Contains(r.Stdout, "Can't start server: "+want) {
 		t.Errorf("second daemon: exit %d, stdout %q, stderr %q; want exit 3 and %q", r.ExitCode, r.Stdout, r.Stderr, want)
 	}
-	lxEcho(t, uxDial(t, sock), "first daemon still serves")
+	echoLine(t, dialUnix(t, sock), "first daemon still serves")
 
 	if code := d.stop(t); code != 0 {
 		t.Errorf("exit code after SIGTERM: %d, want 0", code)
@@ -114,13 +114,13 @@ func TestUnixSocketLiveRefused(t *testing.T) {
 // loop's poller, which works for AF_UNIX too), not closed at --inbuffer.
 func TestUnixSocketFlowControl(t *testing.T) {
 	flowSlowChild(t, func(script, fifo string) *wsClient {
-		sock := uxSocketPath(t)
-		d := uxStart(t, sock, "--inbuffer=262144", script, fifo)
+		sock := unixSocketPath(t)
+		d := startUnixDaemon(t, sock, "--inbuffer=262144", script, fifo)
 		t.Cleanup(func() {
 			if strings.Contains(d.log.String(), "closing with 1008") {
 				t.Errorf("the client was closed at --inbuffer instead of slowed")
 			}
 		})
-		return uxDial(t, sock)
+		return dialUnix(t, sock)
 	})
 }
