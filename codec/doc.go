@@ -12,10 +12,14 @@ what they mean, and discards exactly what codec says it consumed.
 
 Where to start, in the order a connection meets them:
 
+  - ParseProxy (proxy.go) reads a PROXY protocol header, v1 or v2, from a
+    load balancer that sends one before the request (ErrIncomplete until it
+    is whole, bounded, allocation-free).
   - ParseHead (head.go) finds and parses the request head. It returns
     ErrIncomplete until the blank line arrives, ErrHeadTooLarge past the
     limit, and a *HeadError (with the HTTP status to answer) for garbage.
-    Request (request.go) has the accessors: Get, Values, Host, IsUpgrade.
+    Request (request.go) has the accessors: Get, Values, Host, IsUpgrade;
+    Subprotocols (subprotocol.go) walks the subprotocols a client offers.
   - Upgrade (handshake.go) runs gobwas/ws's Upgrader over the head bytes only
     and returns the 101 response, or a complete error response to send.
     AppendResponse (response.go) builds plain text HTTP responses.

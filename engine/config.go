@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net"
+	"net/netip"
 	"time"
 )
 
@@ -82,6 +83,28 @@ type Config struct {
 	Origins    []string // --origin list, split on ",", spaces trimmed; empty = any
 
 	HeadersHTTP []string // "Name: value", only on plain HTTP (non-101) responses
+
+	// The handshake (issue 12).
+
+	// Subprotocols (--subprotocol) are the subprotocols the server speaks,
+	// in no particular order: the client's first offer in the list is
+	// chosen, an offer with none of them is refused (400). Empty: the
+	// client's first offer is answered, whatever it is.
+	Subprotocols []string
+	// ProtoDir (--protodir, absolute) replaces Command: the chosen
+	// subprotocol names the program, an executable in ProtoDir; without an
+	// offer it is ProtoDir/default.
+	ProtoDir string
+	// SignedURLs (--signed-urls) is the key file: every upgrade must carry
+	// an unexpired HMAC-SHA256 signature of its target (signed.go).
+	SignedURLs string
+	// ProxyProtocol (--proxy-protocol): connections from these networks
+	// start with a PROXY protocol header, v1 or v2 (proxyproto.go); other
+	// connections must not send one.
+	ProxyProtocol []netip.Prefix
+	// TrustedProxies (--trusted-proxy): from these peers REMOTE_ADDR is
+	// taken from X-Forwarded-For, its rightmost address not itself trusted.
+	TrustedProxies []netip.Prefix
 }
 
 // Defaults used by cmd/wsplex and by tests that build a Config directly.

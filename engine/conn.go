@@ -41,6 +41,7 @@ type conn struct {
 	state                  state
 	id                     string
 	remoteAddr, remotePort string
+	proxy                  proxyState // --proxy-protocol (proxyproto.go)
 	fields                 Fields     // log line keys
 	bridge                 *tlsBridge // nil unless the client came over TLS
 	upgraded               bool

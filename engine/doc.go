@@ -14,6 +14,11 @@
 //   - route.go, origin.go, confine.go: which program an upgrade runs
 //     (--dir), whether its Origin may (--origin, --sameorigin), and how
 //     URL paths are kept inside their directories;
+//   - signed.go, subprotocol.go, proxyproto.go: the rest of the handshake:
+//     signed expiring URLs (--signed-urls, checked first), the subprotocol
+//     answered (--subprotocol, --protodir), and the client's address
+//     behind a load balancer (--proxy-protocol, read before the head;
+//     --trusted-proxy);
 //   - handoff.go, web.go, static.go, cgi.go, console.go: plain HTTP leaves
 //     the reactor for one shared net/http server (--staticdir, --cgidir,
 //     --devconsole);

@@ -38,6 +38,8 @@ type Engine struct {
 	redirects []*redirect    // --redirport
 	bridges   sync.WaitGroup // TLS connections (tlsbridge.go)
 	dirJail   jail           // --dir (route.go)
+	protoJail jail           // --protodir (subprotocol.go)
+	signer    *signer        // --signed-urls (signed.go); nil when off
 	web       *web           // plain HTTP served by net/http; nil if only 404s (web.go)
 
 	nofile   int          // RLIMIT_NOFILE in force
@@ -81,6 +83,9 @@ func New(cfg Config) (*Engine, error) {
 	e.hdrHTTP = parseHeaders(cfg.Headers, cfg.HeadersHTTP)
 	e.hdrWS = parseHeaders(cfg.Headers, cfg.HeadersWS)
 	e.initRouting()
+	if err := e.initSigner(); err != nil {
+		return nil, err
+	}
 	lim, err := platform.RaiseNoFile()
 	if err != nil {
 		e.log.Log(LevelError, "server", nil, "Could not raise the open-files limit: %v", err)
@@ -146,6 +151,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 		return fmt.Errorf("event loops: %w", err)
 	}
 	e.logStartup()
+	e.watchSIGHUP(ctx)
 	for _, ln := range e.listeners {
 		e.acceptWG.Add(1)
 		go e.acceptLoop(ln)
@@ -160,6 +166,9 @@ func (e *Engine) Serve(ctx context.Context) error {
 func (e *Engine) logStartup() {
 	if e.cfg.Command != "" {
 		e.log.Log(LevelInfo, "server", nil, "Serving using application   : %s %s", e.cfg.Command, joinArgs(e.cfg.Args))
+	}
+	if e.cfg.ProtoDir != "" {
+		e.log.Log(LevelInfo, "server", nil, "Serving subprotocols from   : %s", e.cfg.ProtoDir)
 	}
 	e.logWebStartup()
 	e.logListeners()

@@ -56,6 +56,7 @@ func (c *conn) environ(req *codec.Request) []string {
 	if e.tlsConf != nil {
 		add("HTTPS", "on")
 	}
+	add("WEBSOCKET_PROTOCOL", c.route.protocol)
 
 	// Repeated headers are joined with ", " into one variable, in order of
 	// first appearance.

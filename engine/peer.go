@@ -26,6 +26,10 @@ func (c *conn) setRemote(gc gnet.Conn) {
 	}
 	if ta, ok := addr.(*net.TCPAddr); ok {
 		c.remoteAddr, c.remotePort = ta.IP.String(), strconv.Itoa(ta.Port)
+		// Over TLS the header came before the handshake (readProxyTLS).
+		if c.bridge == nil && c.e.proxySource(addr) {
+			c.proxy = proxyWant
+		}
 		return
 	}
 	c.remoteAddr = "unix-socket"

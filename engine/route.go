@@ -17,6 +17,7 @@ type route struct {
 	script     string // file to run, by absolute path, with no arguments
 	scriptName string // SCRIPT_NAME
 	pathInfo   string // PATH_INFO
+	protocol   string // the subprotocol answered, WEBSOCKET_PROTOCOL; "" for none (subprotocol.go)
 }
 
 // routeDir finds the script for a raw (still percent-encoded) URL path
@@ -70,12 +71,19 @@ func routeDir(j jail, rawPath string) (rt route, ok bool) {
 // in the log fields; false means there is no script for the path (404).
 func (c *conn) routeUpgrade(req *codec.Request) bool {
 	e := c.e
-	if e.cfg.Dir == "" {
-		c.route = route{script: e.cfg.Command, scriptName: "/", pathInfo: unescapePath(req.Path)}
-	} else if rt, ok := routeDir(e.dirJail, req.Path); ok {
+	switch {
+	case e.cfg.ProtoDir != "":
+		// pickProtocol has chosen the program.
+		c.route = route{script: c.route.script, scriptName: "/", pathInfo: unescapePath(req.Path), protocol: c.route.protocol}
+	case e.cfg.Dir == "":
+		c.route = route{script: e.cfg.Command, scriptName: "/", pathInfo: unescapePath(req.Path), protocol: c.route.protocol}
+	default:
+		rt, ok := routeDir(e.dirJail, req.Path)
+		if !ok {
+			return false
+		}
+		rt.protocol = c.route.protocol
 		c.route = rt
-	} else {
-		return false
 	}
 	c.fields.Command = c.route.script
 	return true

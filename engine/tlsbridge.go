@@ -64,6 +64,16 @@ const (
 func (e *Engine) serveTLS(nc net.Conn) {
 	defer e.bridges.Done()
 	defer e.fdsHeld.Add(-bridgeFDs)
+	client := nc.RemoteAddr()
+	if e.proxySource(client) {
+		pc, addr, err := e.readProxyTLS(nc)
+		if err != nil {
+			e.log.Log(LevelAccess, "server", nil, "Bad PROXY protocol header before TLS from %s: %v", client, err)
+			_ = nc.Close()
+			return
+		}
+		nc, client = pc, addr
+	}
 	tc := tls.Server(nc, e.tlsConf)
 	_ = tc.SetDeadline(time.Now().Add(HeadTimeout))
 	if err := tc.Handshake(); err != nil {
@@ -78,7 +88,7 @@ func (e *Engine) serveTLS(nc net.Conn) {
 		_ = tc.Close()
 		return
 	}
-	if _, err := e.client.EnrollContext(theirs, &peer{addr: nc.RemoteAddr(), bridge: b}); err != nil {
+	if _, err := e.client.EnrollContext(theirs, &peer{addr: client, bridge: b}); err != nil {
 		e.log.Log(LevelError, "server", nil, "Could not register connection from %s: %v", nc.RemoteAddr(), err)
 		_ = tc.Close()
 		_ = b.side.Close()

@@ -17,6 +17,9 @@ import (
 // the head (frames sent together with the handshake) stay in gnet's
 // buffer for readFrames.
 func (c *conn) readHead() {
+	if !c.readProxy() {
+		return
+	}
 	buf, _ := c.gc.Peek(-1)
 	req, n, err := codec.ParseHead(buf, MaxHeadSize)
 	switch {
@@ -42,11 +45,12 @@ func (c *conn) readHead() {
 		scheme = "https://"
 	}
 	c.fields.URL = scheme + req.Host() + req.Target
+	c.applyForwarded(req)
 	c.fields.Remote = c.remoteAddr
 	c.fields.ID = c.id
 	// Without COMMAND or --dir (only --staticdir/--cgidir) there is nothing
 	// to upgrade to, and websocketd serves even an upgrade request as HTTP.
-	if !req.IsUpgrade() || (c.e.cfg.Command == "" && c.e.cfg.Dir == "") {
+	if !req.IsUpgrade() || (c.e.cfg.Command == "" && c.e.cfg.Dir == "" && c.e.cfg.ProtoDir == "") {
 		c.plainHTTP(req)
 		return
 	}
@@ -66,6 +70,9 @@ func (c *conn) plainHTTP(req *codec.Request) {
 
 func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	e := c.e
+	if !c.checkSigned(req.Target) {
+		return
+	}
 	if e.cfg.MaxForks > 0 && e.children.Load() >= int64(e.cfg.MaxForks) {
 		e.metrics.handshakeFail.WithLabelValues("429").Inc()
 		e.log.Log(LevelError, "http", &c.fields, "Max of possible forks already active, upgrade rejected")
@@ -76,6 +83,12 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		e.metrics.handshakeFail.WithLabelValues("503").Inc()
 		e.log.Log(LevelError, "http", &c.fields, "Open-files limit (%d) reached: upgrade rejected", e.nofile)
 		c.respondWith(503, e.httpHeaders(), "503 Service Unavailable: too many open files\n")
+		return
+	}
+	if refusal := c.pickProtocol(req); refusal != "" {
+		e.metrics.handshakeFail.WithLabelValues("400").Inc()
+		e.log.Log(LevelAccess, "http", &c.fields, "%s", refusal)
+		c.respondWith(400, e.httpHeaders(), "400 Bad Request: no acceptable subprotocol\n")
 		return
 	}
 	if !c.routeUpgrade(req) {
@@ -92,7 +105,7 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		c.respondWith(403, e.httpHeaders(), "Forbidden\n")
 		return
 	}
-	resp, _, err := codec.Upgrade(head, codec.UpgradeOptions{Header: e.wsHeaders()})
+	resp, _, err := codec.Upgrade(head, codec.UpgradeOptions{Header: e.wsHeaders(), Protocols: protocolSelector(c.route.protocol)})
 	if err != nil {
 		// Counted under the status answered: 400, 405 (not GET), 426
 		// (wrong Sec-WebSocket-Version) or 505.
@@ -103,6 +116,7 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		}
 		e.metrics.handshakeFail.WithLabelValues(itoa(status)).Inc()
 		e.log.Log(LevelAccess, "http", &c.fields, "Bad handshake: %v", err)
+		c.inputDone = true // what follows the answer is not frames
 		_, _ = c.gc.Discard(-1)
 		_, _ = c.gc.Write(resp)
 		c.closeAfterFlush()
@@ -123,7 +137,7 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	c.fdsCharged = childFDs
 	e.fdsHeld.Add(c.fdsCharged)
 	spec := spawn.Spec{Path: c.route.script, Args: argv, Env: env}
-	if e.cfg.ReverseLookup && c.remotePort != "" {
+	if e.cfg.ReverseLookup && c.remoteAddr != "unix-socket" {
 		c.lookupThenStart(spec) // lookup.go
 		return
 	}
@@ -214,6 +228,9 @@ func (c *conn) respond(status int, body string) {
 
 func (c *conn) respondWith(status int, hdr []codec.Header, body string) {
 	c.dl.head = time.Time{}
+	// Whatever the client sends after the answer is not WebSocket frames:
+	// read only to notice the close.
+	c.inputDone = true
 	_, _ = c.gc.Discard(-1)
 	_, _ = c.gc.Write(codec.AppendResponse(nil, status, hdr, body))
 	c.closeAfterFlush()

@@ -26,6 +26,9 @@ func (e *Engine) initRouting() {
 	if e.cfg.Dir != "" {
 		e.dirJail = newJail(e.cfg.Dir)
 	}
+	if e.cfg.ProtoDir != "" {
+		e.protoJail = newJail(e.cfg.ProtoDir)
+	}
 	if e.cfg.StaticDir == "" && e.cfg.CGIDir == "" && !e.cfg.DevConsole {
 		return
 	}

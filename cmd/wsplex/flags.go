@@ -85,6 +85,7 @@ type options struct {
 	metrics       addrFlag
 	outBuffer     byteCount
 	inBuffer      byteCount
+	hs            handshakeOptions // handshake.go
 }
 
 // newFlagSet defines every flag. It uses the standard flag package, as
@@ -138,6 +139,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var(&o.metrics, "metrics", "Serve Prometheus metrics at http://ADDR/metrics")
 	fs.Var(&o.outBuffer, "outbuffer", "Child output bytes queued for a slow client before the child is paused")
 	fs.Var(&o.inBuffer, "inbuffer", "Client bytes not yet read by the child before the client is closed with 1008")
+	defineHandshakeFlags(fs, &o.hs)
 	return fs
 }
 
@@ -209,7 +211,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 	}
 
 	rest := fs.Args()
-	if len(rest) == 0 && o.dir == "" && o.staticDir == "" && o.cgiDir == "" {
+	if len(rest) == 0 && o.dir == "" && o.staticDir == "" && o.cgiDir == "" && o.hs.protoDir == "" {
 		return fail(exitInvalid, true, "Please specify COMMAND or provide --dir, --staticdir or --cgidir argument.")
 	}
 
@@ -280,6 +282,10 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 				return fail(exitInvalid, false, "Invalid %s %q: %s.", l.flag, h, msg)
 			}
 		}
+	}
+
+	if msg := applyHandshakeFlags(&o, len(rest) > 0, &cfg); msg != "" {
+		return fail(exitInvalid, true, "%s", msg)
 	}
 
 	if o.devConsole && (o.staticDir != "" || o.cgiDir != "") {

@@ -162,6 +162,19 @@ Options:
                                  (e.g. --metrics=127.0.0.1:9100).
                                  Default: "" (off)
 
+  --subprotocol=NAME[,NAME...]   Subprotocols this server speaks (repeatable).
+                                 The client's first offer in the list is
+                                 answered; an offer with none of them gets
+                                 HTTP 400; a client offering none is served
+                                 without. Default: answer the client's first
+                                 offer. The process sees it in
+                                 WEBSOCKET_PROTOCOL.
+
+  --protodir=DIR                 Instead of COMMAND: run DIR/NAME for the
+                                 first subprotocol NAME offered that has an
+                                 executable there (DIR/default when none is
+                                 offered); else HTTP 400. Never outside DIR.
+{{handshake}}
 
   --help                         Print help and exit.
 
@@ -211,6 +224,7 @@ func printHelp(w io.Writer) {
 		"{{passenv}}", defaultPassEnv(),
 		"{{outbuffer}}", fmt.Sprint(defaultOutBuffer),
 		"{{inbuffer}}", fmt.Sprint(defaultInBuffer),
+		"{{handshake}}", handshakeHelp,
 	).Replace(msg)
 	fmt.Fprintf(w, "%s\n", msg)
 }

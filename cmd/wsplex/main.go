@@ -25,6 +25,9 @@ func main() {
 // run is main without os.Exit, so that deferred cleanup (the log flush)
 // happens before the process ends.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "sign" {
+		return runSign(args[1:], stdout, stderr)
+	}
 	cfg, code := parseArgs(args, stdout, stderr)
 	if code != continueRun {
 		return code

@@ -1,0 +1,33 @@
+package codec
+
+// Subprotocols calls yield with each subprotocol the request offers, in
+// the client's order of preference: the elements of every
+// Sec-WebSocket-Protocol header line, comma separated, with the optional
+// whitespace around them trimmed and empty elements skipped. It stops when
+// yield returns false. The strings alias the Request's header values, so
+// walking the offer allocates nothing.
+func (r *Request) Subprotocols(yield func(string) bool) {
+	for i := range r.Headers {
+		if !equalFold(r.Headers[i].Name, "Sec-WebSocket-Protocol") {
+			continue
+		}
+		list := r.Headers[i].Value
+		for len(list) > 0 {
+			elem := list
+			if j := indexByteString(list, ','); j >= 0 {
+				elem, list = list[:j], list[j+1:]
+			} else {
+				list = ""
+			}
+			for len(elem) > 0 && isOWS(elem[0]) {
+				elem = elem[1:]
+			}
+			for len(elem) > 0 && isOWS(elem[len(elem)-1]) {
+				elem = elem[:len(elem)-1]
+			}
+			if elem != "" && !yield(elem) {
+				return
+			}
+		}
+	}
+}
