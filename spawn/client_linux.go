@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wsplex/wsplex/reactor"
 )
 
 // errSpawnerGone fails the Start calls that were waiting on a spawner that
@@ -25,7 +27,7 @@ const startTimeout = 5 * time.Second
 // the spawner when it dies. Children are not its children: they are the
 // spawner's, so the daemon holds no pidfd per child (3 fds per child, not 4).
 type client struct {
-	pollers []*poller
+	home    *reactor.Loop // where adopted orphans' pidfds are watched
 	pgid    int // the daemon's process group: children of ours in it are not orphans
 
 	mu      sync.Mutex
@@ -66,7 +68,7 @@ type pend struct {
 	finish func(error)
 }
 
-func newRemote(pollers []*poller) (remote, error) {
+func newRemote(home *reactor.Loop) (remote, error) {
 	// Children of a spawner that dies, and whatever any child leaves
 	// behind, are reparented to the nearest subreaper: the daemon, which
 	// then watches and reaps them itself.
@@ -78,7 +80,7 @@ func newRemote(pollers []*poller) (remote, error) {
 		return nil, err
 	}
 	c := &client{
-		pollers: pollers, pgid: unix.Getpgrp(), cur: l, ready: make(chan struct{}),
+		home: home, pgid: unix.Getpgrp(), cur: l, ready: make(chan struct{}),
 		procs: make(map[int]rproc), orph: make(map[int]int),
 		stop: make(chan struct{}), done: make(chan struct{}), restarted: make(chan struct{}),
 	}
@@ -198,13 +200,8 @@ func (c *client) close() {
 		l.sendMu.RUnlock()
 	}
 	<-c.done
-	c.mu.Lock()
-	for pid, fd := range c.orph {
-		c.pollers[0].remove(fd)
-		_ = unix.Close(fd)
-		delete(c.orph, pid)
-	}
-	c.mu.Unlock()
+	// The orphans' pidfds are watches on the home loop, which closes them
+	// when the Spawner closes it.
 }
 
 func (c *client) mode() string { return "spawner" }

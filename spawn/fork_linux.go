@@ -1,10 +1,6 @@
 package spawn
 
-import (
-	"syscall"
-
-	"github.com/panjf2000/gnet/v2/pkg/netpoll"
-)
+import "syscall"
 
 // forkExec starts the child with CLONE_PIDFD, so the exit fd refers to
 // exactly this child: there is no window in which the pid could be reused.
@@ -18,17 +14,3 @@ func forkExec(spec Spec, stdio [3]int) (pid, exitFD int, err error) {
 	})
 	return pid, pidfd, err
 }
-
-// evExitQueue is unused on Linux: each child has its own pidfd.
-const evExitQueue = 0
-
-func (pl *poller) init() error { return nil }
-
-// watchExit polls the pidfd: it becomes readable when the child exits.
-func (pl *poller) watchExit(p *Process) error {
-	return pl.add(p.exitFD, p, EvExit)
-}
-
-func drainExitQueue(*poller, int) {}
-
-func pollLoop(np *netpoll.Poller, cb netpoll.PollEventHandler) error { return np.Polling(cb) }

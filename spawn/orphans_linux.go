@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wsplex/wsplex/reactor"
 )
 
 // lostStatus is reported for a child whose exit the spawner collected but
@@ -117,15 +119,26 @@ func (c *client) adopt(pid int) bool {
 	}
 	c.orph[pid] = fd
 	c.mu.Unlock()
-	if err := c.pollers[0].addFunc(fd, func() { c.orphanExited(pid, fd) }); err != nil {
-		c.orphanExited(pid, fd) // cannot watch it: collect it if it is done already
+	if !c.home.Post(func() {
+		var w *reactor.Watch
+		w, err := c.home.Register(fd, reactor.Read, reactor.HandlerFunc(func(ev reactor.Events) {
+			if ev&reactor.Shutdown == 0 {
+				c.orphanExited(pid, fd, w)
+			}
+		}))
+		if err != nil {
+			c.orphanExited(pid, fd, nil) // cannot watch it: collect it if it is done already
+		}
+	}) {
+		c.orphanExited(pid, fd, nil)
 	}
 	return true
 }
 
-// orphanExited runs on a poller when an adopted orphan's pidfd becomes
-// readable: reap it, deliver its status if it was a connection's child.
-func (c *client) orphanExited(pid, fd int) {
+// orphanExited runs on the spawner's loop when an adopted orphan's pidfd
+// becomes readable: reap it, deliver its status if it was a connection's
+// child.
+func (c *client) orphanExited(pid, fd int, w *reactor.Watch) {
 	var ws unix.WaitStatus
 	for {
 		wpid, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
@@ -137,8 +150,11 @@ func (c *client) orphanExited(pid, fd int) {
 		}
 		break
 	}
-	c.pollers[0].remove(fd)
-	_ = unix.Close(fd)
+	if w != nil {
+		_ = w.Close()
+	} else {
+		_ = unix.Close(fd)
+	}
 	c.mu.Lock()
 	delete(c.orph, pid)
 	c.mu.Unlock()

@@ -3,10 +3,13 @@ package spawn
 import (
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	gio "github.com/panjf2000/gnet/v2/pkg/io"
 	"golang.org/x/sys/unix"
+
+	"github.com/wsplex/wsplex/reactor"
 )
 
 // ErrWouldBlock is returned by the non-blocking I/O methods when the pipe is
@@ -24,7 +27,14 @@ type Process struct {
 
 	ready  atomic.Uint32
 	notify Notifier
-	pl     *poller
+
+	// The loop the Process is attached to, and its watches there (by
+	// slot). loop and notify are written once by attach under amu (the
+	// spawner's report reader reads them); ws belongs to the loop.
+	amu  sync.Mutex
+	loop *reactor.Loop
+	edge bool // on the spawner's own loop, one-shot watches (Start)
+	ws   [nSlots]*reactor.Watch
 
 	reaped bool
 	status unix.WaitStatus
@@ -41,7 +51,22 @@ const exitKnown = 1 << 32
 // deliverExit records the status of a spawner's child and raises EvExit.
 func (p *Process) deliverExit(st unix.WaitStatus) {
 	p.exitSt.Store(exitKnown | uint64(uint32(st)))
-	p.raise(EvExit)
+	p.amu.Lock()
+	l, edge := p.loop, p.edge
+	if l == nil {
+		p.ready.Or(EvExit) // attach notifies
+		p.amu.Unlock()
+		return
+	}
+	p.amu.Unlock()
+	if edge {
+		p.raise(EvExit)
+		return
+	}
+	// One hop per exit: the report is read off the child's loop.
+	if !l.Post(func() { p.raise(EvExit) }) {
+		p.ready.Or(EvExit)
+	}
 }
 
 // TakeEvents returns and clears the pending event bits.
@@ -50,12 +75,12 @@ func (p *Process) TakeEvents() uint32 { return p.ready.Swap(0) }
 // ReadStdout reads what the child wrote to stdout. It returns io.EOF once
 // the child (and everything it forked) closed stdout, ErrWouldBlock when
 // nothing is there yet.
-func (p *Process) ReadStdout(b []byte) (int, error) { return readFD(&p.stdout, p.pl, b) }
+func (p *Process) ReadStdout(b []byte) (int, error) { return p.readFD(&p.stdout, EvStdout, b) }
 
 // ReadStderr is ReadStdout for stderr.
-func (p *Process) ReadStderr(b []byte) (int, error) { return readFD(&p.stderr, p.pl, b) }
+func (p *Process) ReadStderr(b []byte) (int, error) { return p.readFD(&p.stderr, EvStderr, b) }
 
-func readFD(fd *int, pl *poller, b []byte) (int, error) {
+func (p *Process) readFD(fd *int, bit uint32, b []byte) (int, error) {
 	if *fd < 0 {
 		return 0, io.EOF
 	}
@@ -65,15 +90,16 @@ func readFD(fd *int, pl *poller, b []byte) (int, error) {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
+			p.rearm(bit)
 			return 0, ErrWouldBlock
 		case err == unix.EIO: // a PTY master whose terminal closed (pty_unix.go): end of file
-			closeWatched(fd, pl)
+			p.closeSlot(fd, bit)
 			return 0, io.EOF
 		case err != nil:
-			closeWatched(fd, pl)
+			p.closeSlot(fd, bit)
 			return 0, err
 		case n == 0:
-			closeWatched(fd, pl)
+			p.closeSlot(fd, bit)
 			return 0, io.EOF
 		}
 		return n, nil
@@ -93,6 +119,9 @@ func (p *Process) WriteStdin(bufs ...[]byte) (int, error) {
 		n, err := gio.Writev(p.stdin, bufs)
 		switch err {
 		case nil:
+			if total := bufsLen(bufs); n < total {
+				p.rearm(EvStdin) // the pipe took part: EvStdin when it takes more
+			}
 			return n, nil
 		case unix.EINTR:
 			continue
@@ -100,6 +129,7 @@ func (p *Process) WriteStdin(bufs ...[]byte) (int, error) {
 			if n < 0 {
 				n = 0
 			}
+			p.rearm(EvStdin)
 			return n, ErrWouldBlock
 		default:
 			return 0, err
@@ -108,7 +138,7 @@ func (p *Process) WriteStdin(bufs ...[]byte) (int, error) {
 }
 
 // CloseStdin closes the child's stdin: it reads end of file.
-func (p *Process) CloseStdin() { closeWatched(&p.stdin, p.pl) }
+func (p *Process) CloseStdin() { p.closeSlot(&p.stdin, EvStdin) }
 
 // Signal sends sig to the child's whole process group, so that what the
 // child started goes too. After the child is reaped it signals the group
@@ -163,9 +193,9 @@ func (p *Process) Exited() bool { return p.reaped }
 // Release closes every fd the parent still holds for the child. It does not
 // signal or reap: the owner runs the Ladder and Reap first.
 func (p *Process) Release() {
-	closeWatched(&p.stdin, p.pl)
-	closeWatched(&p.stdout, p.pl)
-	closeWatched(&p.stderr, p.pl)
+	p.closeSlot(&p.stdin, EvStdin)
+	p.closeSlot(&p.stdout, EvStdout)
+	p.closeSlot(&p.stderr, EvStderr)
 	p.dropExitWatch()
 	if p.remote != nil {
 		p.remote.forget(p)
@@ -173,20 +203,7 @@ func (p *Process) Release() {
 	releasePTY(p) // pty_registry.go
 }
 
-func (p *Process) dropExitWatch() {
-	if p.exitFD >= 0 {
-		closeWatched(&p.exitFD, p.pl)
-	}
-}
 
-func closeWatched(fd *int, pl *poller) {
-	if *fd < 0 {
-		return
-	}
-	pl.remove(*fd)
-	_ = unix.Close(*fd)
-	*fd = -1
-}
 
 // FDs returns how many fds the parent holds for this child, for accounting.
 func (p *Process) FDs() int {
@@ -195,6 +212,14 @@ func (p *Process) FDs() int {
 		if fd >= 0 {
 			n++
 		}
+	}
+	return n
+}
+
+func bufsLen(bufs [][]byte) int {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
 	}
 	return n
 }

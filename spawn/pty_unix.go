@@ -22,7 +22,7 @@ type Winsize struct {
 // The master is one file used both ways. A Process holds two fds for it, the
 // master (as "stdout", polled for reading) and a dup of it (as "stdin",
 // polled for writing): epoll and kqueue key registrations by fd number, so
-// each direction gets its own edge-triggered watch, and Release, CloseStdin
+// each direction gets its own watch, and Release, CloseStdin
 // and the EIO at end of output each close exactly the fd they own. The
 // child has no separate stderr: ReadStderr reports end of file at once.
 //
@@ -32,7 +32,16 @@ type Winsize struct {
 // started (os/exec's Wait would be one per child); the exit is watched and
 // reaped exactly as for a directly forked pipe child.
 func (s *Spawner) StartPTY(spec Spec, size Winsize, n Notifier) (*Process, error) {
-	pl := s.pollers[int(s.next.Add(1))%len(s.pollers)]
+	p, err := s.SpawnPTY(spec, size)
+	if err != nil {
+		return nil, err
+	}
+	return p, s.attachHome(p, n)
+}
+
+// SpawnPTY is StartPTY without a loop: the caller attaches the child
+// (Attach) on the loop that is to own it.
+func (s *Spawner) SpawnPTY(spec Spec, size Winsize) (*Process, error) {
 	master, tty, err := pty.Open()
 	if err != nil {
 		return nil, fmt.Errorf("spawn: pty: %w", err)
@@ -43,7 +52,7 @@ func (s *Spawner) StartPTY(spec Spec, size Winsize, n Notifier) (*Process, error
 	if err != nil {
 		return nil, fmt.Errorf("spawn: pty: %w", err)
 	}
-	p := &Process{stdin: in, stdout: out, stderr: -1, exitFD: -1, notify: n, pl: pl}
+	p := &Process{stdin: in, stdout: out, stderr: -1, exitFD: -1}
 	if err := setSize(out, size); err != nil {
 		_ = unix.Close(in)
 		_ = unix.Close(out)
@@ -67,15 +76,6 @@ func (s *Spawner) StartPTY(spec Spec, size Winsize, n Notifier) (*Process, error
 		return nil, startError(spec.Path, err)
 	}
 	p.exitFD = exitFD
-	if err := pl.add(p.stdout, p, EvStdout); err != nil {
-		return nil, p.abandon(err)
-	}
-	if err := pl.add(p.stdin, p, EvStdin); err != nil {
-		return nil, p.abandon(err)
-	}
-	if err := pl.watchExit(p); err != nil {
-		return nil, p.abandon(err)
-	}
 	return p, nil
 }
 

@@ -139,24 +139,11 @@ func (c *client) current(deadline <-chan time.Time) (*link, error) {
 	}
 }
 
-// start asks the spawner for a child and waits for the answer: one round
-// trip on a local socket plus the fork, about as long as the fork alone.
-func (c *client) start(spec Spec, n Notifier, pl *poller) (*Process, error) {
-	type result struct {
-		p   *Process
-		err error
-	}
-	ch := make(chan result, 1)
-	c.startAsync(spec, n, pl, func(p *Process, err error) { ch <- result{p, err} })
-	r := <-ch
-	return r.p, r.err
-}
-
 // startAsync sends the request and returns; done runs on the goroutine
 // that reads the spawner's answer (or on a timer's, after startTimeout),
 // once the pipes are registered. Only while a dead spawner is being
 // replaced does it wait, on a goroutine of its own.
-func (c *client) startAsync(spec Spec, n Notifier, pl *poller, done func(*Process, error)) {
+func (c *client) startAsync(spec Spec, done func(*Process, error)) {
 	c.mu.Lock()
 	l, closing := c.cur, c.closing
 	c.mu.Unlock()
@@ -169,7 +156,7 @@ func (c *client) startAsync(spec Spec, n Notifier, pl *poller, done func(*Proces
 				done(nil, fmt.Errorf("spawn: %s: %w", spec.Path, err))
 				return
 			}
-			c.request(l, spec, n, pl, done)
+			c.request(l, spec, done)
 		}()
 		return
 	}
@@ -177,12 +164,12 @@ func (c *client) startAsync(spec Spec, n Notifier, pl *poller, done func(*Proces
 		done(nil, errors.New("spawn: closed"))
 		return
 	}
-	c.request(l, spec, n, pl, done)
+	c.request(l, spec, done)
 }
 
 // request sends one start request on l.
-func (c *client) request(l *link, spec Spec, n Notifier, pl *poller, done func(*Process, error)) {
-	p := &Process{stdin: -1, stdout: -1, stderr: -1, exitFD: -1, notify: n, pl: pl, remote: c}
+func (c *client) request(l *link, spec Spec, done func(*Process, error)) {
+	p := &Process{stdin: -1, stdout: -1, stderr: -1, exitFD: -1, remote: c}
 	var once sync.Once
 	var timer *time.Timer
 	pd := &pend{p: p}
@@ -200,10 +187,6 @@ func (c *client) request(l *link, spec Spec, n Notifier, pl *poller, done func(*
 					done(nil, p.abandon(err))
 					return
 				}
-			}
-			if err := registerPipes(p, pl); err != nil {
-				done(nil, p.abandon(err))
-				return
 			}
 			done(p, nil)
 		})

@@ -3,13 +3,11 @@ package spawn
 import (
 	"fmt"
 	"os"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/wsplex/wsplex/platform"
+	"github.com/wsplex/wsplex/reactor"
 )
 
 // Spec says what to run.
@@ -20,66 +18,53 @@ type Spec struct {
 	Dir  string   // working directory; "" = the daemon's
 }
 
-// Spawner starts children and polls their fds on a fixed set of pollers.
+// Spawner starts children: through the spawner process on Linux, else by
+// forking this process.
 type Spawner struct {
-	pollers []*poller
-	next    atomic.Uint32
-	wg      sync.WaitGroup
-	remote  remote // the spawner process; nil = fork directly
+	// home is the spawner's own loop: the children started with Start
+	// (tests, the --prefork pool while a child waits) and the orphans
+	// adopted from a dead spawner process are watched there. The daemon's
+	// connections attach their children to their own loops (Attach).
+	home   *reactor.Loop
+	remote remote // the spawner process; nil = fork directly
 }
 
-// remote is a spawner process (see client_linux.go).
+// remote is the spawner process seen from the daemon (client_linux.go).
 type remote interface {
-	start(spec Spec, n Notifier, pl *poller) (*Process, error)
-	startAsync(spec Spec, n Notifier, pl *poller, done func(*Process, error))
+	startAsync(spec Spec, done func(*Process, error))
 	forget(p *Process)
 	close()
 	mode() string
 }
 
-// Options select how children are started.
+// Options change how a Spawner starts children.
 type Options struct {
-	// Direct forks children from the daemon itself, as before the spawner
-	// process existed: each fork then costs time in proportion to the fds
-	// the daemon holds, and every child gets a fd table that large.
+	// Direct forks children from this process even where the spawner
+	// process is available.
 	Direct bool
 }
 
-// New starts n pollers (at least 1; 0 means one per CPU) and, where it can,
-// the spawner process; see NewWith.
+// New starts the spawner's loop and, where it can, the spawner process.
+// n is ignored (it was the number of pollers before children moved onto
+// the connections' loops).
 func New(n int) (*Spawner, error) { return NewWith(n, Options{}) }
 
-// NewWith is New with options. The spawner process is used on Linux when
-// the binary's main called MaybeRunSpawner, unless o.Direct is set or the
-// environment has WSPLEX_SPAWN=direct; if it cannot be started, children
-// are forked directly.
-func NewWith(n int, o Options) (*Spawner, error) {
-	if n <= 0 {
-		n = runtime.NumCPU()
+// NewWith is New with options.
+func NewWith(_ int, o Options) (*Spawner, error) {
+	home, err := reactor.New(0)
+	if err != nil {
+		return nil, fmt.Errorf("spawn: loop: %w", err)
 	}
-	s := &Spawner{}
-	for i := 0; i < n; i++ {
-		pl, err := newPoller()
-		if err == nil {
-			err = pl.init()
-		}
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("spawn: poller: %w", err)
-		}
-		s.pollers = append(s.pollers, pl)
-		s.wg.Add(1)
-		go func() { defer s.wg.Done(); pl.run() }()
-	}
+	s := &Spawner{home: home}
 	if !o.Direct && selfServes.Load() && os.Getenv("WSPLEX_SPAWN") != "direct" {
-		if r, err := newRemote(s.pollers); err == nil {
+		if r, err := newRemote(home); err == nil {
 			s.remote = r
 		}
 	}
 	return s, nil
 }
 
-// Mode says how children are started: "spawner" or "direct".
+// Mode names how children are started: "spawner" or "direct".
 func (s *Spawner) Mode() string {
 	if s.remote != nil {
 		return s.remote.mode()
@@ -87,29 +72,83 @@ func (s *Spawner) Mode() string {
 	return "direct"
 }
 
-// Close stops the pollers. Children still running are not touched: the
-// owner runs their ladders first.
+// Close stops the spawner process and the spawner's loop. Children still
+// running are not touched: the termination ladder is their owners' job.
 func (s *Spawner) Close() {
 	if s.remote != nil {
 		s.remote.close()
 	}
-	for _, pl := range s.pollers {
-		pl.stop()
-	}
-	s.wg.Wait()
-	for _, pl := range s.pollers {
-		_ = pl.close()
-	}
+	_ = s.home.Close()
 }
 
-// Start forks and execs spec in a new process group with fresh pipes for
-// its stdin, stdout and stderr, and registers the parent's ends. Events go
-// to n. On error nothing is left open and no child is left behind.
-func (s *Spawner) Start(spec Spec, n Notifier) (*Process, error) {
-	pl := s.pollers[int(s.next.Add(1))%len(s.pollers)]
+// Spawn starts spec with its stdin, stdout and stderr on pipes and returns
+// the child not yet watched: the caller attaches it to a loop (Attach).
+// Through the spawner process it waits for the answer.
+func (s *Spawner) Spawn(spec Spec) (*Process, error) {
 	if s.remote != nil {
-		return s.remote.start(spec, n, pl)
+		type result struct {
+			p   *Process
+			err error
+		}
+		ch := make(chan result, 1)
+		s.remote.startAsync(spec, func(p *Process, err error) { ch <- result{p, err} })
+		r := <-ch
+		return r.p, r.err
 	}
+	return s.forkPipes(spec)
+}
+
+// SpawnAsync is Spawn without waiting: done gets the child (not attached)
+// or the error, on the goroutine that read the spawner's answer, or at once
+// when the daemon forks directly.
+func (s *Spawner) SpawnAsync(spec Spec, done func(*Process, error)) {
+	if s.remote != nil {
+		s.remote.startAsync(spec, done)
+		return
+	}
+	done(s.forkPipes(spec))
+}
+
+// Start is Spawn with the child watched on the spawner's own loop, its
+// events told to n (from that loop's goroutine). The streams are one-shot
+// there: after an event, the owner reads (or writes) until ErrWouldBlock,
+// which re-arms the watch. For owners that are not a loop (tests, Pool).
+func (s *Spawner) Start(spec Spec, n Notifier) (*Process, error) {
+	p, err := s.Spawn(spec)
+	if err != nil {
+		return nil, err
+	}
+	return p, s.attachHome(p, n)
+}
+
+// StartAsync is SpawnAsync with the child attached as by Start.
+func (s *Spawner) StartAsync(spec Spec, n Notifier, done func(*Process, error)) {
+	s.SpawnAsync(spec, func(p *Process, err error) {
+		if err == nil {
+			err = s.attachHome(p, n)
+		}
+		if err != nil {
+			p = nil
+		}
+		done(p, err)
+	})
+}
+
+// attachHome attaches p to the spawner's loop and waits until it is. Not
+// from that loop's goroutine.
+func (s *Spawner) attachHome(p *Process, n Notifier) error {
+	done := make(chan error, 1)
+	if !s.home.Post(func() { done <- p.attach(s.home, n, true) }) {
+		return p.abandon(reactor.ErrClosed)
+	}
+	if err := <-done; err != nil {
+		return p.abandon(err)
+	}
+	return nil
+}
+
+// forkPipes forks spec from this process, its stdio on three pipes.
+func (s *Spawner) forkPipes(spec Spec) (*Process, error) {
 	var fds [6]int // in r, in w, out r, out w, err r, err w
 	for i := range fds {
 		fds[i] = -1
@@ -129,9 +168,8 @@ func (s *Spawner) Start(spec Spec, n Notifier) (*Process, error) {
 		}
 		fds[2*i], fds[2*i+1] = r, w
 	}
-	p := &Process{stdin: fds[1], stdout: fds[2], stderr: fds[4], exitFD: -1, notify: n, pl: pl}
+	p := &Process{stdin: fds[1], stdout: fds[2], stderr: fds[4], exitFD: -1}
 	pid, exitFD, err := forkExec(spec, [3]int{fds[0], fds[3], fds[5]})
-	// The child's ends are the child's now.
 	for _, i := range [...]int{0, 3, 5} {
 		_ = unix.Close(fds[i])
 		fds[i] = -1
@@ -146,41 +184,7 @@ func (s *Spawner) Start(spec Spec, n Notifier) (*Process, error) {
 			return nil, p.abandon(err)
 		}
 	}
-	if err := registerPipes(p, pl); err != nil {
-		return nil, p.abandon(err)
-	}
-	if err := pl.watchExit(p); err != nil {
-		return nil, p.abandon(err)
-	}
 	return p, nil
-}
-
-// StartAsync is Start for a caller that must not wait: an event loop. Where
-// a start is a round trip to the spawner process, the request is sent and
-// StartAsync returns; done runs later, on another goroutine, with the
-// running child (its pipes registered, so events may reach n before done
-// has run) or the error. Elsewhere (the direct fork path) done runs before
-// StartAsync returns.
-func (s *Spawner) StartAsync(spec Spec, n Notifier, done func(*Process, error)) {
-	pl := s.pollers[int(s.next.Add(1))%len(s.pollers)]
-	if s.remote != nil {
-		s.remote.startAsync(spec, n, pl, done)
-		return
-	}
-	done(s.Start(spec, n))
-}
-
-// registerPipes puts the parent's ends of the pipes on the poller.
-func registerPipes(p *Process, pl *poller) error {
-	for _, w := range [...]struct {
-		fd  int
-		bit uint32
-	}{{p.stdout, EvStdout}, {p.stderr, EvStderr}, {p.stdin, EvStdin}} {
-		if err := pl.add(w.fd, p, w.bit); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // abandon kills and reaps a child whose registration failed. The wait is
