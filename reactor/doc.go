@@ -9,7 +9,9 @@
 // which goroutine may call what), then timer.go (the heap that bounds the
 // poller's wait), then poller_linux.go / poller_bsd.go (how interest maps
 // onto epoll masks and kqueue filters), then group.go (N loops, picking
-// one for a new connection). reactor_test.go shows each piece in use.
+// one for a new connection), and outbuf.go (Outbuf, a connection's pending
+// output: writev straight to the kernel, queue the rest, flush on
+// Writable). reactor_test.go shows each piece in use.
 //
 // # The model
 //
