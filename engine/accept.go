@@ -6,15 +6,20 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// acceptLoop accepts on ln and enrolls each socket into a gnet event loop.
+// acceptLoop accepts on ln and hands each socket to a loop of the reactor
+// group (one goroutine per listener, parked in Go's netpoller between
+// connections).
 //
-// wsplex accepts itself instead of letting gnet listen because gnet's
-// acceptor treats EMFILE as fatal and stops the whole engine. Here, at the
-// open-files limit, the daemon keeps serving the connections it has: it
-// sheds the waiting ones with a 503 (using a spare fd kept for exactly
-// that), says so in the log, and backs off until fds are free again.
+// Accepting is ours, not a library's, so that at the open-files limit the
+// daemon keeps serving the connections it has: it sheds the waiting ones
+// with a 503 (using a spare fd kept for exactly that), says so in the log,
+// and backs off until fds are free again. A plain socket's descriptor is
+// duplicated for its loop and the net.Conn closed; a TLS connection stays
+// a net.Conn for crypto/tls (tlsbridge.go).
 func (e *Engine) acceptLoop(ln net.Listener) {
 	defer e.acceptWG.Done()
 	spare, _ := os.Open(os.DevNull)
@@ -59,11 +64,48 @@ func (e *Engine) acceptLoop(ln net.Listener) {
 			go e.serveTLS(nc) // handshake off the accept loop
 			continue
 		}
-		if _, err := e.client.EnrollContext(nc, nil); err != nil {
+		fd, err := takeFD(nc)
+		if err != nil {
 			e.log.Log(LevelError, "server", nil, "Could not register connection from %s: %v", nc.RemoteAddr(), err)
 			_ = nc.Close()
+			continue
+		}
+		e.enroll(fd, nc.RemoteAddr(), nil)
+		_ = nc.Close() // the loop has the descriptor's duplicate
+
+	}
+}
+
+// enroll hands a connected, non-blocking socket to a loop: the connection
+// lives there from now on (conn.go). p is the TLS bridge's peer, or nil.
+func (e *Engine) enroll(fd int, addr net.Addr, p *peer) {
+	l := e.group.Next()
+	if !l.Post(func() { e.open(l, fd, addr, p) }) {
+		_ = unix.Close(fd)
+		if p != nil {
+			p.bridge.hangup()
 		}
 	}
+}
+
+// takeFD duplicates an accepted socket's descriptor for a loop (close-on-
+// exec, and non-blocking like the original: they share the open file). Go's
+// listener hands out net.Conns only, and its RawConn cannot accept.
+func takeFD(nc net.Conn) (int, error) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return -1, syscall.EINVAL
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var derr error
+	if err := raw.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	return fd, derr
 }
 
 // shed frees the spare fd, accepts one waiting connection to refuse it

@@ -1,11 +1,13 @@
 package engine
 
 import (
-	"context"
+	"net"
 	"strconv"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/wsplex/wsplex/reactor"
 
 	"github.com/wsplex/wsplex/codec"
 	"github.com/wsplex/wsplex/spawn"
@@ -30,14 +32,17 @@ const (
 	stGone
 )
 
-// conn is one client connection and, once upgraded, its child. Every field
-// is owned by the connection's event-loop goroutine; the few methods that
-// run elsewhere (Notify, fire, exec) touch none of them but hand work over
-// (and the shutdown sweep takes them once the loops are gone).
+// conn is one client connection and, once upgraded, its child. Both live
+// on one reactor loop: the socket, the child's pipes or PTY master, its
+// exit and the connection's timer are watches and timers of that loop,
+// and every field is owned by its goroutine. The few methods that run
+// elsewhere (exec, handChild, a lookup's goroutine) touch none of them but
+// post work to the loop (and the shutdown sweep takes them once the loops
+// are gone).
 type conn struct {
 	e                      *Engine
-	gc                     gnet.Conn // nil once the socket is closed
-	loop                   gnet.EventLoop
+	gc                     *sock // nil once the socket is closed
+	loop                   *reactor.Loop
 	state                  state
 	id                     string
 	remoteAddr, remotePort string
@@ -51,6 +56,7 @@ type conn struct {
 
 	dec      codec.Decoder
 	proc     *spawn.Process
+	procHere bool // proc is attached to this loop (not a --prefork child still on the spawner's)
 	starting bool // upgraded, the child not started yet (childStarted)
 
 	// child -> client
@@ -76,85 +82,155 @@ type conn struct {
 	closeSent        bool
 	disconnectLogged bool
 	closeRecv        bool
-	flowWait         time.Duration
 	flushedAt        time.Time // when the closing socket's queue emptied
 	progressAt       time.Time // when the closing socket's queue last shrank
 	lastProgress     int       // OutboundBuffered at the last linger check
 
-	timer *time.Timer
-	dl    deadlines
+	timer    reactor.Timer
+	timerSet bool // timer initialised (InitTimer)
+	dl       deadlines
 }
 
-// exec runs f on c's event loop. It is how pollers and timers hand work
-// to the connection's owner. Once the daemon is stopping gnet's loops
-// (shutdown, after the drain), Execute fails, or takes a task the exiting
-// loop never runs: f is lost. Nothing of the connection is lost with it:
-// the shutdown sweep (sweep.go) kills, reaps and releases every child still
-// held once the loops are gone, and a child that has no connection yet
-// goes through handChild instead.
+// exec runs f on c's loop: how goroutines that are not the loop's (the
+// spawner's answer, a reverse lookup, shutdown) hand work to the
+// connection's owner. Once the loops are closing Post refuses, and f is
+// lost; nothing of the connection is lost with it: the shutdown sweep
+// (sweep.go) kills, reaps and releases every child still held once the
+// loops are gone, and a child that has no connection yet goes through
+// handChild instead.
 func (c *conn) exec(f func(*conn)) {
-	_ = c.loop.Execute(context.Background(), task{c, f})
+	c.loop.Post(func() { f(c) })
 }
 
-type task struct {
-	c *conn
-	f func(*conn)
+// Notify is spawn's signal that the child has events. A child attached to
+// this loop is told here, on the loop: its events are taken at once. A
+// --prefork child still watched on the spawner's loop is taken over by a
+// post.
+func (c *conn) Notify(*spawn.Process) {
+	if c.procHere {
+		c.onChild()
+		return
+	}
+	c.exec((*conn).onChild)
 }
 
-func (t task) Run(context.Context) error { t.f(t.c); return nil }
-
-// Notify is spawn's signal that the child has events: take them on the loop.
-func (c *conn) Notify(*spawn.Process) { c.exec((*conn).onChild) }
-
-// OnOpen starts the head timer. It runs on the connection's loop.
-func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
-	c := &conn{e: e, gc: gc, loop: gc.EventLoop()}
-	c.setRemote(gc) // before SetContext replaces the enrolment context
+// open is a new socket on loop l (on l's goroutine): the connection starts
+// reading its request head, under the head timer.
+func (e *Engine) open(l *reactor.Loop, fd int, addr net.Addr, p *peer) {
+	c := &conn{e: e, loop: l}
+	s := &sock{fd: fd, lb: e.bufs[l.ID()], remote: addr}
+	w, err := l.Register(fd, reactor.Read, c)
+	if err != nil {
+		_ = unix.Close(fd)
+		if p != nil {
+			p.bridge.hangup()
+		}
+		return
+	}
+	s.w = w
+	c.gc = s
+	c.setRemote(addr, p)
 	c.dec.MaxMessage = e.cfg.MaxFrameSize
 	if !e.track(c) {
-		return nil, gnet.Close
+		s.close()
+		if c.bridge != nil {
+			c.bridge.hangup()
+		}
+		return
 	}
 	e.conns.Add(1)
 	e.metrics.conns.Inc()
-	gc.SetContext(c)
 	c.id = strconv.FormatUint(e.nextID.Add(1), 10) + "-" + strconv.FormatInt(e.started.UnixNano()%1e9, 36)
 	c.dl.head = time.Now().Add(HeadTimeout)
 	c.arm()
-	return nil, gnet.None
 }
 
-// OnTraffic is gnet telling us bytes arrived. Bytes left in gnet's buffer
-// while the input was paused are not announced again: whoever resumes the
-// input (flushStdin, childStarted) reads them with readFrames.
-func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
-	c, _ := gc.Context().(*conn)
-	if c == nil {
-		return gnet.Close
+// OnEvent is the socket's events, on the loop.
+func (c *conn) OnEvent(ev reactor.Events) {
+	s := c.gc
+	if s == nil {
+		return
+	}
+	if ev&reactor.Shutdown != 0 {
+		// The loops are stopping (after shutdown's drain): the loop
+		// closes the descriptor; the sweep takes the child.
+		s.closed = true
+		c.gc = nil
+		return
+	}
+	if ev&reactor.Writable != 0 {
+		c.onWritable()
+		if c.gc == nil {
+			return
+		}
+	}
+	if ev&reactor.Readable != 0 {
+		c.onReadable()
+		return
+	}
+	if ev&(reactor.Hangup|reactor.Error) != 0 {
+		// Reported while reading is paused: the client has gone (its FIN
+		// or a reset). What it sent before is in the kernel's buffer,
+		// for a child that is not reading it anyway.
+		c.closeSocket()
+	}
+}
+
+// onReadable reads the socket once and hands the bytes to the state the
+// connection is in.
+func (c *conn) onReadable() {
+	s := c.gc
+	n, err := s.read()
+	if n == 0 {
+		if err == unix.EAGAIN {
+			s.settle()
+			return
+		}
+		// End of file or an error: the client has gone.
+		c.closeSocket()
+		return
 	}
 	switch c.state {
 	case stHead:
 		c.readHead()
 		if c.handedOff {
-			return gnet.Close // gnet closes its fd; the dup serves the request
+			c.closeSocket() // the dup serves the request
+			return
 		}
 	case stOpen, stClosing:
 		c.readFrames()
 	default:
-		_, _ = gc.Discard(-1)
+		s.Discard(-1)
 	}
-	return gnet.None
+	if c.gc != nil {
+		c.gc.settle()
+	}
 }
 
-// OnClose: the socket is gone, whoever closed it.
-func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
-	c, _ := gc.Context().(*conn)
-	if c == nil {
-		return gnet.None
+// onWritable: the socket takes output again. What was queued goes out; a
+// child paused because the client was behind resumes once the backlog is
+// down to half of --outbuffer (no polling: this is the drain event); a
+// closing socket may close.
+func (c *conn) onWritable() {
+	c.gc.flush()
+	if c.outPaused {
+		c.resumeOutput()
 	}
-	gc.SetContext(nil)
+	if c.gc != nil && c.state == stClosing {
+		c.lingerCheck()
+	}
+}
+
+// closeSocket closes the client's socket (whoever decided it) and runs
+// what follows: the child's ladder, the DISCONNECT line, release.
+func (c *conn) closeSocket() {
+	s := c.gc
+	if s == nil {
+		return
+	}
+	s.close()
 	if c.bridge != nil && !c.handedOff {
 		c.bridge.hangup()
 	}
 	c.socketGone()
-	return gnet.None
 }

@@ -1,13 +1,30 @@
-// Package engine is the wsplex daemon: a gnet event handler that carries
-// each connection from its HTTP request head to a WebSocket with a child
-// process behind it, and back to closed, without a goroutine per
-// connection.
+// Package engine is the wsplex daemon: the per-connection state machine
+// that carries each connection from its HTTP request head to a WebSocket
+// with a child process behind it, and back to closed, on the loops of
+// package reactor, without a goroutine per connection.
 //
-// Start with conn.go: the per-connection state machine (head -> open ->
-// closing -> gone) and the reasons each transition happens. Then:
+// One loop per core owns one poller. A connection and its child belong to
+// one loop: the client socket, the child's stdin/stdout/stderr pipe ends
+// or PTY master, its exit (a pidfd, EVFILT_PROC, or the spawner's report
+// posted to the loop), and the connection's timer are all registered
+// there, so their events are handled where they arrive, with no hop.
 //
-//   - accept.go: our own accept loop, which enrolls sockets into gnet's
-//     event loops and refuses connections cleanly at the fd limit;
+// The data path, in the order to read it: accept.go (a socket reaches its
+// loop) -> conn.go (OnEvent, onReadable: one read into the loop's buffer)
+// -> sock.go (the bytes read and not consumed, the bytes written and not
+// yet taken, the read pause) -> inbound.go (frames decoded, payload to
+// the child's stdin; the pause when its pipe is full) -> outbound.go (the
+// child's output read on its pipe's event, framed, written; the child
+// paused while the client is behind and resumed on the socket's Writable)
+// -> lifecycle.go (exit, close handshake, ladder). Then:
+//
+//   - conn.go: the per-connection state machine (head -> open -> closing
+//     -> gone) and the reasons each transition happens;
+//   - accept.go: our own accept loop, which hands sockets to the loops
+//     and refuses connections cleanly at the fd limit;
+//   - sock.go: a client socket on a loop: input read into the loop's
+//     buffer (an idle connection holds none), output through
+//     reactor.Outbuf with the socket's Writable for the rest;
 //   - upgrade.go: plain HTTP answers and the WebSocket handshake; the
 //     child is started without the loop waiting for it (prefork.go,
 //     spawn.StartAsync), and childStarted takes the connection up again;
@@ -23,15 +40,18 @@
 //     the reactor for one shared net/http server (--staticdir, --cgidir,
 //     --devconsole);
 //   - inbound.go: client frames -> the child's stdin, with the TCP read
-//     pause when the child is not reading;
-//   - outbound.go: the child's stdout/stderr -> frames, paused while the
-//     client is behind;
+//     pause (Watch.PauseRead) when the child is not reading, resumed on
+//     the pipe's Writable;
+//   - outbound.go: the child's stdout/stderr -> frames, its pipe's read
+//     interest off while the client is behind, back on at the socket's
+//     Writable once the backlog is half drained;
 //   - lifecycle.go: child exit, the termination ladder, closing;
-//   - sweep.go: at shutdown, the children the stopped event loops can no
-//     longer reach;
+//   - sweep.go: at shutdown, the children the stopped loops can no longer
+//     reach;
 //   - pty.go, term.go: --pty, children on terminals (control messages,
 //     the hangup) and its --devconsole terminal page;
-//   - timers.go: one timer per connection for every deadline it has;
+//   - timers.go: one loop timer (reactor.Timer, in the loop's heap) per
+//     connection for every deadline it has;
 //   - env.go, lookup.go: the CGI environment of the child, and
 //     --reverselookup's query, made off the loop.
 //
@@ -51,13 +71,15 @@
 // first has its last partial line sent, then the close frame with its exit
 // status. The one choke point is conn.add (outbound.go).
 //
-// Every field of conn is owned by the connection's event-loop goroutine,
-// and every method that touches one runs there: gnet's callbacks, and the
-// work that spawn's pollers, its start answers and timers hand over with
-// EventLoop.Execute (conn.exec). The methods that run elsewhere only hand
-// work over: Notify runs on a spawn poller, fire on the timer's goroutine
-// (likewise the StartAsync answer, handChild, and the --reverselookup
-// query's goroutine). Once the loops have stopped at shutdown, the sweep
-// (sweep.go) is the owner that is left. That single owner is why there are
-// no locks in the data path.
+// Every field of conn is owned by the connection's loop goroutine, and
+// every method that touches one runs there: the socket's and the child's
+// watch handlers, the timer, and the work posted with Loop.Post
+// (conn.exec). Posts are for what arrives from other goroutines, once per
+// connection or child, never per message: the spawner's start answer
+// (handChild), a spawner child's exit report (spawn posts it to the
+// child's loop), the --reverselookup query, shutdown, and the events of a
+// --prefork child, which waits on the spawner's loop until it is taken.
+// Once the loops have stopped at shutdown, the sweep (sweep.go) is the
+// owner that is left. That single owner is why there are no locks in the
+// data path.
 package engine

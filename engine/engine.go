@@ -9,22 +9,21 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
-	"github.com/panjf2000/gnet/v2/pkg/logging"
-
 	"github.com/wsplex/wsplex/codec"
 	"github.com/wsplex/wsplex/platform"
+	"github.com/wsplex/wsplex/reactor"
 	"github.com/wsplex/wsplex/spawn"
 )
 
-// Engine is one running daemon: listeners, gnet event loops, the spawner and
-// the registry of live connections (kept only so shutdown can reach them).
+// Engine is one running daemon: listeners, the reactor's loops (one per
+// core, each carrying its connections' sockets, children and timers), the
+// spawner and the registry of live connections (kept only so shutdown can
+// reach them).
 type Engine struct {
-	gnet.BuiltinEventEngine
-
 	cfg     Config
 	log     *Logger
-	client  *gnet.Client
+	group   *reactor.Group
+	bufs    []*loopBufs // by loop ID
 	spawner *spawn.Spawner
 	pool    *spawn.Pool // --prefork; nil when off
 	metrics *metrics
@@ -59,7 +58,7 @@ type Engine struct {
 	handMu    sync.Mutex
 	handing   map[*spawn.Process]struct{} // answered, not yet taken by the loop
 	late      []*spawn.Process            // answered after the loops were gone
-	loopsGone bool                        // gnet's loops have stopped: hand nothing more over
+	loopsGone bool                        // the loops have stopped: hand nothing more over
 	swept     bool                        // the sweep is over: dispose of late children at once
 }
 
@@ -136,14 +135,11 @@ func (e *Engine) Serve(ctx context.Context) error {
 		return err
 	}
 	e.startPrefork()
-	e.client, err = gnet.NewClient(e,
-		gnet.WithMulticore(true),
-		gnet.WithLogger(quietLogger{}),
-		gnet.WithLogLevel(logging.ErrorLevel),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-	)
+	e.group, err = reactor.NewGroup(0)
 	if err == nil {
-		err = e.client.Start()
+		for range e.group.Loops() {
+			e.bufs = append(e.bufs, &loopBufs{read: make([]byte, readBuf)})
+		}
 	}
 	if err != nil {
 		e.closeListeners()
@@ -206,7 +202,7 @@ func (e *Engine) shutdown() {
 	case <-time.After(limit):
 		e.log.Log(LevelError, "server", nil, "Shutdown: %d connections still open after %v; exiting anyway", e.conns.Load(), limit)
 	}
-	_ = e.client.Stop()
+	_ = e.group.Close()
 	e.sweep()
 	e.closeWeb()
 	e.waitBridges(bridgeLinger + time.Second)
@@ -278,13 +274,3 @@ func joinArgs(args []string) string {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
-// quietLogger keeps gnet's own logging out of websocketd's log format; what
-// matters is logged by the engine itself.
-type quietLogger struct{}
-
-func (quietLogger) Debugf(string, ...any) {}
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Warnf(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(string, ...any) {}

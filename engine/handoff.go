@@ -12,26 +12,26 @@ import (
 // Plain HTTP leaves the reactor. Static files, CGI and the dev console are
 // what net/http, http.FileServer and net/http/cgi already do well, and they
 // block (file reads, a CGI child's pipes), so a request that needs them is
-// moved off gnet's event loop onto one shared http.Server:
+// moved off its loop onto one shared http.Server:
 //
 //  1. c.gc.Dup() takes a second descriptor of the socket and net.FileConn
 //     turns it into an ordinary *net.TCPConn (or *net.UnixConn) on Go's
 //     own poller;
-//  2. the bytes gnet already read (the request head, perhaps part of a
+//  2. the bytes the loop already read (the request head, perhaps part of a
 //     body) are replayed in front of the socket's own bytes;
 //  3. the conn goes to the server through a listener that yields exactly
 //     that one connection;
-//  4. OnTraffic returns gnet.Close: gnet closes only its own descriptor,
-//     the socket lives on in the dup.
+//  4. the loop closes its own descriptor (onReadable, closeSocket); the
+//     socket lives on in the dup.
 //
-// Between the Peek in step 2 and the close in step 4 the event loop does
+// Between the Peek in step 2 and the close in step 4 the loop does
 // not read the socket (it is running this code), so no byte is lost or
 // read twice. Keep-alives are off: the server closes the connection after
 // the response, so the goroutines net/http uses exist only while a
 // request is in flight, and an idle browser costs nothing.
 
 // handOff moves c to the shared http.Server. It runs on c's loop, inside
-// OnTraffic; when it returns true the caller must return gnet.Close.
+// onReadable; when it returns true the caller closes the loop's socket.
 func (c *conn) handOff() bool {
 	fd, err := c.gc.Dup() // close-on-exec: CGI children do not inherit it
 	if err != nil {
@@ -45,9 +45,9 @@ func (c *conn) handOff() bool {
 		c.e.log.Log(LevelError, "http", &c.fields, "Could not hand the connection to HTTP: %v", err)
 		return false
 	}
-	buf, _ := c.gc.Peek(-1)
+	buf := c.gc.Peek()
 	replay := bytes.Clone(buf)
-	_, _ = c.gc.Discard(-1)
+	c.gc.Discard(-1)
 	c.handedOff = true
 	c.e.web.serve(&replayConn{Conn: nc, pending: replay, remote: c.peerAddr()})
 	return true
@@ -59,6 +59,9 @@ func (c *conn) peerAddr() net.Addr {
 	if ip := net.ParseIP(c.remoteAddr); ip != nil {
 		port, _ := strconv.Atoi(c.remotePort)
 		return &net.TCPAddr{IP: ip, Port: port}
+	}
+	if c.gc == nil {
+		return &net.TCPAddr{}
 	}
 	return c.gc.RemoteAddr()
 }
@@ -75,7 +78,7 @@ func (w *web) serve(nc net.Conn) {
 }
 
 // replayConn is a socket with bytes already read from it put back in front.
-// RemoteAddr is the address gnet saw, so that it stays right for whatever
+// RemoteAddr is the address the loop saw, so that it stays right for whatever
 // kind of listener the connection came from.
 type replayConn struct {
 	net.Conn

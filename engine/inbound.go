@@ -17,31 +17,29 @@ const maxChunk = 64 << 10
 var newline = []byte{'\n'}
 
 // readFrames decodes what the client sent and forwards it. It stops early
-// while the child is not taking input: the rest stays in gnet's buffer,
-// reads on the socket are paused, and TCP flow control slows the client.
+// while the child is not taking input: the rest stays in the connection's
+// input buffer, reads on the socket are paused, and TCP flow control slows
+// the client; the pipe's Writable (flushStdin) resumes them.
 func (c *conn) readFrames() {
 	gc := c.gc
 	if gc == nil {
 		return
 	}
 	if c.starting {
-		// Frames wait in gnet's buffer until childStarted. gnet may have
-		// turned reading back on (see below): take it out again, and what
-		// it read is bounded by --inbuffer as it is once the child runs.
-		if c.inPaused {
-			_ = c.pauseRead()
-		}
+		// Frames wait in the input buffer until childStarted; reading is
+		// paused (startChild), and what was read is bounded by --inbuffer
+		// as it is once the child runs.
 		c.checkInBuffer()
 		return
 	}
 	if c.inputDone {
 		// After a protocol error or the client's close frame nothing it
 		// sends is forwarded; it is read only to notice the socket close.
-		_, _ = gc.Discard(-1)
+		gc.Discard(-1)
 		return
 	}
 	if c.stdinPend == nil {
-		buf, _ := gc.Peek(-1)
+		buf := gc.Peek()
 		off := 0
 		for off < len(buf) && c.stdinPend == nil && c.gc != nil {
 			ev, n, err := c.dec.Next(buf[off:], maxChunk)
@@ -57,13 +55,8 @@ func (c *conn) readFrames() {
 			c.onFrame(&ev)
 		}
 		if off > 0 {
-			// Discard(0) would empty gnet's whole buffer.
-			_, _ = gc.Discard(off)
+			gc.Discard(off)
 		}
-	} else if c.inPaused {
-		// gnet turned reading back on (it does when its own writes
-		// block or drain): take it out again.
-		_ = c.pauseRead()
 	}
 	c.checkInBuffer()
 }
@@ -73,7 +66,7 @@ func (c *conn) readFrames() {
 func (c *conn) checkInBuffer() {
 	if c.gc != nil && c.gc.InboundBuffered() > c.e.cfg.InBuffer {
 		c.e.log.Log(LevelError, "websocket", &c.fields, "Client sent %d bytes its program has not read (limit %d): closing with 1008", c.gc.InboundBuffered(), c.e.cfg.InBuffer)
-		_, _ = c.gc.Discard(-1)
+		c.gc.Discard(-1)
 		c.protocolError(&codec.CloseError{Code: ws.StatusPolicyViolation, Reason: "program is not reading its input"})
 	}
 }

@@ -128,7 +128,7 @@ func (c *conn) lingerCheck() {
 	if ob == 0 {
 		if !c.upgraded || c.closeRecv || c.errClose || (!c.flushedAt.IsZero() && now.After(c.flushedAt.Add(echoWait))) || !c.closeSent {
 			c.dl.linger = time.Time{}
-			_ = gc.Close()
+			c.closeSocket()
 			return
 		}
 		if c.flushedAt.IsZero() {
@@ -150,7 +150,7 @@ func (c *conn) lingerCheck() {
 	}
 	if now.Sub(c.progressAt) > limit {
 		c.e.log.Log(LevelAccess, "websocket", &c.fields, "Client read nothing for %v while closing: dropped", limit)
-		_ = gc.Close()
+		c.closeSocket()
 		return
 	}
 	c.dl.linger = now.Add(10 * time.Millisecond)
@@ -209,15 +209,17 @@ func (c *conn) ladderStep() {
 	}
 }
 
-// socketGone is OnClose.
+// socketGone follows the socket's close (closeSocket), whoever closed it.
 func (c *conn) socketGone() {
 	if c.inPaused {
 		c.inPaused = false
 	}
 	c.gc = nil
 	c.state = stGone
-	c.dl.head, c.dl.ping, c.dl.pong, c.dl.flow, c.dl.linger = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	c.outPaused = false
+	c.dl.head, c.dl.ping, c.dl.pong, c.dl.linger = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if c.outPaused {
+		c.setOutPaused(false)
+	}
 	c.e.conns.Add(-1)
 	c.e.metrics.conns.Dec()
 	c.logDisconnect() // else finishChild or childStarted does
@@ -233,10 +235,10 @@ func (c *conn) maybeRelease() {
 	if c.state != stGone || c.starting || (c.proc != nil && (!c.finished || c.laddering)) {
 		return
 	}
-	if c.timer != nil {
+	c.dl = deadlines{}
+	if c.timerSet {
 		c.timer.Stop()
 	}
-	c.dl = deadlines{}
 	c.e.untrack(c)
 }
 
@@ -244,9 +246,7 @@ func (c *conn) maybeRelease() {
 func (c *conn) goingAway() {
 	switch c.state {
 	case stHead:
-		if c.gc != nil {
-			_ = c.gc.Close()
-		}
+		c.closeSocket()
 	case stOpen:
 		c.sendClose(ws.StatusGoingAway, "server shutting down")
 		c.clientGone()

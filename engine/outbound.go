@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -18,11 +17,14 @@ const (
 	fragmentAt  = 64 << 10 // a stdout line longer than this goes out as fragments
 	maxJSONLine = 1 << 20  // --passstderr: a longer unterminated line is sent as is
 	maxLogLine  = 64 << 10 // stderr to the log: a longer unterminated line is logged in pieces
-	maxIOV      = 1000     // under IOV_MAX (1024): gnet passes the vector to writev as is
+	maxIOV      = 1000     // under IOV_MAX (1024): the vector goes to writev as is
 )
 
 // scratch is a read buffer lent to one event at a time. It is per event,
-// not per connection, so an idle connection holds no buffer at all.
+// not per connection, so an idle connection holds no buffer at all. (A
+// sync.Pool rather than the loop's buffer: the loop's holds the client's
+// input while a frame is forwarded, and a write to the child can make the
+// loop read its output in the same event.)
 var scratch = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
 
 // batch gathers the frames made from one read so they leave in one writev.
@@ -90,6 +92,7 @@ func (c *conn) pumpOutput() {
 		}
 		if c.endOfStream(err) {
 			c.outEOF = true
+			p.PauseRead(spawn.EvStdout) // a grandchild may hold it open: not watched any more
 		}
 		if err != nil {
 			break
@@ -107,6 +110,7 @@ func (c *conn) pumpOutput() {
 		}
 		if c.endOfStream(err) {
 			c.errEOF = true
+			p.PauseRead(spawn.EvStderr)
 		}
 		if err != nil {
 			break
@@ -116,7 +120,10 @@ func (c *conn) pumpOutput() {
 		c.finishChild()
 		return
 	}
-	if more {
+	if more && !c.procHere {
+		// A --prefork child still on the spawner's loop is not told
+		// again about data already there: read on in a later task. On
+		// this loop, readiness is level-triggered: the next wait says so.
 		c.exec((*conn).pumpOutput)
 	}
 }
@@ -135,49 +142,70 @@ func (c *conn) endOfStream(err error) bool {
 }
 
 // outPausedNow checks the client's backlog and pauses the child's output
-// when it is over --outbuffer. A vanished client, or one our close frame
-// has gone to, never pauses anything: the output is drained and dropped
-// while the ladder runs.
+// when it is over --outbuffer: the pipe's read interest goes off (the pipe
+// fills and the child blocks in write), and the socket's Writable, which
+// is on while bytes are queued, is where it comes back (onWritable). A
+// vanished client, or one our close frame has gone to, never pauses
+// anything: the output is drained and dropped while the ladder runs.
 func (c *conn) outPausedNow() bool {
 	if c.gc == nil || c.closeSent {
+		if c.outPaused {
+			c.setOutPaused(false)
+		}
 		return false
 	}
 	if c.outPaused {
 		return true
 	}
 	if c.gc.OutboundBuffered() >= c.e.cfg.OutBuffer {
-		c.outPaused = true
-		c.flowWait = minFlowWait
-		c.dl.flow = time.Now().Add(c.flowWait)
-		c.arm()
+		c.setOutPaused(true)
 		c.e.metrics.paused.Inc()
 		return true
 	}
 	return false
 }
 
-// resumeCheck runs on the flow timer: once the client has taken half of
-// the backlog, the child's output is read again.
-func (c *conn) resumeCheck() {
+// outStreams are the child's streams a slow client pauses: stdout, and
+// stderr when it goes to the client too.
+func (c *conn) outStreams() uint32 {
+	if c.e.cfg.PassStderr {
+		return spawn.EvStdout | spawn.EvStderr
+	}
+	return spawn.EvStdout
+}
+
+// setOutPaused turns reading the child's output off or on.
+func (c *conn) setOutPaused(on bool) {
+	c.outPaused = on
+	if c.proc == nil || c.finished {
+		return
+	}
+	bits := c.outStreams()
+	if c.outEOF {
+		bits &^= spawn.EvStdout
+	}
+	if c.errEOF {
+		bits &^= spawn.EvStderr
+	}
+	if on {
+		c.proc.PauseRead(bits)
+	} else {
+		c.proc.ResumeRead(bits)
+	}
+}
+
+// resumeOutput runs on the socket's Writable: once the client has taken
+// half of the backlog, the child's output is read again.
+func (c *conn) resumeOutput() {
 	if !c.outPaused {
 		return
 	}
 	if c.gc != nil && !c.closeSent && c.gc.OutboundBuffered() > c.e.cfg.OutBuffer/2 {
-		if c.flowWait *= 2; c.flowWait > maxFlowWait {
-			c.flowWait = maxFlowWait
-		}
-		c.dl.flow = time.Now().Add(c.flowWait)
 		return
 	}
-	c.outPaused = false
-	c.dl.flow = time.Time{}
+	c.setOutPaused(false)
 	c.pumpOutput()
 }
-
-const (
-	minFlowWait = 2 * time.Millisecond
-	maxFlowWait = 50 * time.Millisecond
-)
 
 func (c *conn) fromStdout(b *batch, data []byte) {
 	switch {

@@ -3,25 +3,22 @@ package engine
 import (
 	"net"
 	"strconv"
-
-	"github.com/panjf2000/gnet/v2"
 )
 
-// peer travels with a socket enrolled into gnet (EnrollContext's context,
-// read back in OnOpen) when the socket gnet sees is not the client's own: a
-// TLS connection reaches the reactor through a socketpair, whose addresses
-// say nothing about the client.
+// peer travels with a socket handed to a loop (Engine.enroll) when the
+// socket the loop sees is not the client's own: a TLS connection reaches
+// the loop through a socketpair, whose addresses say nothing about the
+// client.
 type peer struct {
 	addr   net.Addr   // the client's address
 	bridge *tlsBridge // the pumps between the client and the socketpair
 }
 
-// setRemote fills REMOTE_ADDR/REMOTE_PORT and c.bridge. It must run in
-// OnOpen before the conn replaces the enrolment context. Anything that is
+// setRemote fills REMOTE_ADDR/REMOTE_PORT and c.bridge from the accepted
+// socket's peer (or the TLS bridge's). Anything that is
 // not TCP is a Unix-socket client: websocketd's "unix-socket", no port.
-func (c *conn) setRemote(gc gnet.Conn) {
-	addr := gc.RemoteAddr()
-	if p, ok := gc.Context().(*peer); ok {
+func (c *conn) setRemote(addr net.Addr, p *peer) {
+	if p != nil {
 		addr, c.bridge = p.addr, p.bridge
 	}
 	if ta, ok := addr.(*net.TCPAddr); ok {
@@ -35,15 +32,16 @@ func (c *conn) setRemote(gc gnet.Conn) {
 	c.remoteAddr = "unix-socket"
 }
 
-// pauseRead stops reading the client until resumeRead. On TCP that is the
-// read interest taken out of the event loop's poller (readpause.go); through
-// a TLS bridge the bridge stops reading.
+// pauseRead stops reading the client until resumeRead. On a socket that is
+// the read interest taken out of the loop's poller (Watch.PauseRead), so
+// the kernel's buffer fills and TCP holds the client back; through a TLS
+// bridge the bridge stops reading the client.
 func (c *conn) pauseRead() error {
 	if c.bridge != nil {
 		c.bridge.pause()
 		return nil
 	}
-	return pauseTCP(c.gc)
+	return c.gc.PauseRead()
 }
 
 func (c *conn) resumeRead() error {
@@ -51,5 +49,5 @@ func (c *conn) resumeRead() error {
 		c.bridge.resume()
 		return nil
 	}
-	return resumeTCP(c.gc)
+	return c.gc.ResumeRead()
 }

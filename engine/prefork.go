@@ -41,7 +41,7 @@ func (e *Engine) startChild(c *conn, spec spawn.Spec) {
 	c.starting = true
 	c.pauseInput()
 	e.starts.Add(1)
-	e.spawner.StartAsync(spec, c, func(p *spawn.Process, err error) {
+	e.spawner.SpawnAsync(spec, func(p *spawn.Process, err error) {
 		e.handChild(c, p, err)
 	})
 }

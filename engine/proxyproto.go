@@ -61,7 +61,7 @@ func (c *conn) readProxy() bool {
 	if c.proxy == proxyDone || len(c.e.cfg.ProxyProtocol) == 0 {
 		return true
 	}
-	buf, _ := c.gc.Peek(-1)
+	buf := c.gc.Peek()
 	if c.proxy == proxyNone {
 		if codec.LooksLikeProxy(buf) {
 			c.refuseProxy("PROXY protocol header from a source not in --proxy-protocol: refused")
@@ -80,7 +80,7 @@ func (c *conn) readProxy() bool {
 		c.refuseProxy("Bad PROXY protocol header: " + err.Error())
 		return false
 	}
-	_, _ = c.gc.Discard(n)
+	c.gc.Discard(n)
 	c.proxy = proxyDone
 	if !h.Local {
 		c.setProxied(h.Source)

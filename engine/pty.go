@@ -59,7 +59,7 @@ func (e *Engine) startPTY(c *conn, spec spawn.Spec) (*spawn.Process, error) {
 		}
 	}
 	spec.Env = append(env, "TERM="+term)
-	return e.spawner.StartPTY(spec, c.pty.size, c)
+	return e.spawner.SpawnPTY(spec, c.pty.size) // attached to c's loop by childStarted
 }
 
 // querySize reads ?cols=&rows=; a missing or unusable value is the default.

@@ -11,7 +11,7 @@ import (
 // What shutdown does about work that cannot reach an event loop any more.
 //
 // Shutdown waits for every connection to be released, but only so long
-// (the drain bound in shutdown); then it stops gnet's loops. From then on
+// (the drain bound in shutdown); then it closes the loops. From then on
 // conn.exec hands work to nobody: a child's exit report, a rung of its
 // ladder, the answer of a start still in flight are lost. Without the sweep
 // such a child would outlive the daemon, or stay a zombie of it, its pipes
@@ -59,8 +59,10 @@ func (e *Engine) handChild(c *conn, p *spawn.Process, err error) {
 	})
 }
 
-// sweep runs after gnet's loops have stopped (client.Stop has returned, so
-// no loop goroutine touches a conn any more): every child still held by a
+// sweep runs after the loops have stopped (Group.Close has returned, so
+// no loop goroutine touches a conn any more; the loops' shutdown has
+// deregistered every watch and closed the sockets, leaving the children's
+// descriptors to their Process): every child still held by a
 // connection, on its way to one, or started for one too late, is killed
 // with its process group, reaped and released; the connections are dropped
 // from the registry.
@@ -82,9 +84,6 @@ func (e *Engine) sweep() {
 	clear(e.live)
 	e.mu.Unlock()
 	for _, c := range left {
-		if c.timer != nil {
-			c.timer.Stop()
-		}
 		switch p := c.proc; {
 		case p == nil:
 		case !c.finished:

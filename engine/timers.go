@@ -9,20 +9,19 @@ import (
 )
 
 // deadlines are every timed thing a connection may be waiting for. One
-// runtime timer per connection is armed for the earliest; when it fires the
+// loop timer per connection is armed for the earliest; when it fires the
 // loop checks them all. A zero time is "not waiting".
 type deadlines struct {
 	head   time.Time // request head must have arrived
 	ping   time.Time // next ping to send
 	pong   time.Time // a pong must have arrived
 	ladder time.Time // next rung of the termination ladder
-	flow   time.Time // look again whether a paused child may resume
 	linger time.Time // look again whether a closing socket may close
 }
 
 func (d *deadlines) earliest() time.Time {
 	var t time.Time
-	for _, x := range [...]time.Time{d.head, d.ping, d.pong, d.ladder, d.flow, d.linger} {
+	for _, x := range [...]time.Time{d.head, d.ping, d.pong, d.ladder, d.linger} {
 		if !x.IsZero() && (t.IsZero() || x.Before(t)) {
 			t = x
 		}
@@ -30,26 +29,24 @@ func (d *deadlines) earliest() time.Time {
 	return t
 }
 
-// arm (re)sets the connection's timer for its earliest deadline. A timer
-// that fires late or spuriously is harmless: onTimer only acts on
-// deadlines that have passed.
+// arm sets the connection's one loop timer (a reactor timer: an entry in
+// the loop's heap, no goroutine, no allocation when re-armed) to the
+// earliest deadline, or stops it when there is none.
 func (c *conn) arm() {
 	t := c.dl.earliest()
+	if !c.timerSet {
+		if t.IsZero() {
+			return
+		}
+		c.loop.InitTimer(&c.timer, c.onTimer)
+		c.timerSet = true
+	}
 	if t.IsZero() {
+		c.timer.Stop()
 		return
 	}
-	d := time.Until(t)
-	if d < 0 {
-		d = 0
-	}
-	if c.timer == nil {
-		c.timer = time.AfterFunc(d, c.fire)
-		return
-	}
-	c.timer.Reset(d)
+	c.timer.ResetAt(t)
 }
-
-func (c *conn) fire() { c.exec((*conn).onTimer) }
 
 func (c *conn) onTimer() {
 	now := time.Now()
@@ -69,7 +66,7 @@ func (c *conn) onTimer() {
 		c.e.metrics.closes.WithLabelValues("pong_timeout").Inc()
 		_, _ = c.gc.Write(codec.AppendClose(nil, ws.StatusGoingAway, "ping timeout"))
 		c.closeSent = true
-		_ = c.gc.Close()
+		c.closeSocket()
 		c.clientGone()
 	}
 	if due(&c.dl.ping) && c.state == stOpen && c.gc != nil {
@@ -78,9 +75,6 @@ func (c *conn) onTimer() {
 	}
 	if due(&c.dl.ladder) && c.laddering {
 		c.ladderStep()
-	}
-	if due(&c.dl.flow) {
-		c.resumeCheck()
 	}
 	if due(&c.dl.linger) {
 		c.lingerCheck()

@@ -14,10 +14,10 @@ import (
 
 // TLS on a reactor that has no TLS.
 //
-// gnet only moves bytes; crypto/tls needs a blocking net.Conn. So a TLS
+// The loops only move bytes; crypto/tls needs a blocking net.Conn. So a TLS
 // connection is terminated in Go and its plaintext handed to the reactor
-// through a socketpair: one end is enrolled in gnet like any accepted
-// socket (the state machine cannot tell the difference), the other end is
+// through a socketpair: one end is a socket watch on a loop like any
+// accepted socket (the state machine cannot tell the difference), the other end is
 // pumped to and from the tls.Conn by two goroutines with one 16 KiB buffer
 // each. That is the price of wss: two goroutines, two buffers, a tls.Conn
 // and two more fds per connection; plain ws connections pay nothing.
@@ -29,7 +29,7 @@ import (
 //     reader parks on the client socket and wakes only when resumed or when
 //     the client hangs up, so a client that goes away is still noticed.
 //   - client slow to read: tls.Conn.Write blocks, the bridge stops draining
-//     the socketpair, the socketpair fills, and gnet's outbound queue grows:
+//     the socketpair, the socketpair fills, and the connection's output queue grows:
 //     the engine sees a slow client exactly as on plain TCP.
 type tlsBridge struct {
 	e    *Engine
@@ -47,13 +47,13 @@ const (
 	// bridgeBuf is one TLS record of plaintext, the most one Read returns.
 	bridgeBuf = 16 << 10
 	// bridgeSockBuf caps each direction of the socketpair, which is
-	// buffering on top of gnet's queues and the pumps' buffers.
+	// buffering on top of the engine's queues and the pumps' buffers.
 	bridgeSockBuf = 64 << 10
 	// bridgeLinger bounds how long the bridge keeps trying to deliver the
 	// last bytes once the engine has closed its end (a client that stopped
 	// reading would otherwise hold the goroutine forever).
 	bridgeLinger = 5 * time.Second
-	// bridgeFDs is what a TLS connection holds besides gnet's socket: the
+	// bridgeFDs is what a TLS connection holds besides the loop's socket: the
 	// client's socket and our end of the socketpair.
 	bridgeFDs = 2
 )
@@ -88,12 +88,7 @@ func (e *Engine) serveTLS(nc net.Conn) {
 		_ = tc.Close()
 		return
 	}
-	if _, err := e.client.EnrollContext(theirs, &peer{addr: client, bridge: b}); err != nil {
-		e.log.Log(LevelError, "server", nil, "Could not register connection from %s: %v", nc.RemoteAddr(), err)
-		_ = tc.Close()
-		_ = b.side.Close()
-		return
-	}
+	e.enroll(theirs, nil, &peer{addr: client, bridge: b})
 	done := make(chan struct{})
 	go func() { b.toClient(); close(done) }()
 	b.fromClient()
@@ -101,16 +96,16 @@ func (e *Engine) serveTLS(nc net.Conn) {
 	_ = b.side.Close()
 }
 
-// newBridge makes the socketpair. The end returned is for gnet
-// (EnrollContext takes a dup of it and closes it).
-func newBridge(e *Engine, tc *tls.Conn) (*tlsBridge, *net.UnixConn, error) {
+// newBridge makes the socketpair. The end returned, non-blocking, is for a
+// loop (Engine.enroll): to the engine it is a socket like any other.
+func newBridge(e *Engine, tc *tls.Conn) (*tlsBridge, int, error) {
 	sc, ok := tc.NetConn().(syscall.Conn)
 	if !ok {
-		return nil, nil, syscall.EINVAL
+		return nil, -1, syscall.EINVAL
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
-		return nil, nil, err
+		return nil, -1, err
 	}
 	// No SOCK_CLOEXEC on every platform: set it under ForkLock instead, so
 	// no child started meanwhile inherits the pair.
@@ -122,7 +117,7 @@ func newBridge(e *Engine, tc *tls.Conn) (*tlsBridge, *net.UnixConn, error) {
 	}
 	syscall.ForkLock.RUnlock()
 	if err != nil {
-		return nil, nil, err
+		return nil, -1, err
 	}
 	for _, fd := range fds {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, bridgeSockBuf)
@@ -130,14 +125,14 @@ func newBridge(e *Engine, tc *tls.Conn) (*tlsBridge, *net.UnixConn, error) {
 	ours, err := fileUnixConn(fds[0], "wsplex-tls")
 	if err != nil {
 		_ = unix.Close(fds[1])
-		return nil, nil, err
+		return nil, -1, err
 	}
-	theirs, err := fileUnixConn(fds[1], "wsplex-tls-reactor")
-	if err != nil {
+	if err := unix.SetNonblock(fds[1], true); err != nil {
 		_ = ours.Close()
-		return nil, nil, err
+		_ = unix.Close(fds[1])
+		return nil, -1, err
 	}
-	return &tlsBridge{e: e, tc: tc, raw: raw, side: ours}, theirs, nil
+	return &tlsBridge{e: e, tc: tc, raw: raw, side: ours}, fds[1], nil
 }
 
 // fileUnixConn wraps a socket fd as a *net.UnixConn (net.FileConn dups it,
@@ -158,7 +153,7 @@ func fileUnixConn(fd int, name string) (*net.UnixConn, error) {
 }
 
 // fromClient pumps client -> reactor. At the client's EOF (or any error)
-// it half-closes the socketpair, which gnet sees as the client's EOF.
+// it half-closes the socketpair, which the loop sees as the client's EOF.
 func (b *tlsBridge) fromClient() {
 	buf := make([]byte, bridgeBuf)
 	for {

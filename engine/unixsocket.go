@@ -24,7 +24,7 @@ const liveProbe = time.Second
 // socket it created), so shutdown leaves nothing behind.
 //
 // Flow control is the same as for TCP: the read pause takes the socket out
-// of the loop's poller (readpause.go), which AF_UNIX honours; SO_RCVLOWAT,
+// of the loop's poller (Watch.PauseRead), which AF_UNIX honours; SO_RCVLOWAT,
 // which AF_UNIX ignores, plays no part in it.
 func listenUnix(path string) (net.Listener, error) {
 	if st, err := os.Lstat(path); err == nil && st.Mode().Type() == fs.ModeSocket {

@@ -14,13 +14,13 @@ import (
 
 // readHead waits for a whole request head, then routes it: a WebSocket
 // upgrade gets its child, anything else a plain HTTP answer. Bytes after
-// the head (frames sent together with the handshake) stay in gnet's
-// buffer for readFrames.
+// the head (frames sent together with the handshake) stay in the
+// connection's input buffer for readFrames.
 func (c *conn) readHead() {
 	if !c.readProxy() {
 		return
 	}
-	buf, _ := c.gc.Peek(-1)
+	buf := c.gc.Peek()
 	req, n, err := codec.ParseHead(buf, MaxHeadSize)
 	switch {
 	case errors.Is(err, codec.ErrIncomplete):
@@ -117,13 +117,13 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		e.metrics.handshakeFail.WithLabelValues(itoa(status)).Inc()
 		e.log.Log(LevelAccess, "http", &c.fields, "Bad handshake: %v", err)
 		c.inputDone = true // what follows the answer is not frames
-		_, _ = c.gc.Discard(-1)
+		c.gc.Discard(-1)
 		_, _ = c.gc.Write(resp)
 		c.closeAfterFlush()
 		return
 	}
 	env := c.environ(req)
-	_, _ = c.gc.Discard(n)
+	c.gc.Discard(n)
 	_, _ = c.gc.Write(resp)
 	c.upgraded = true
 	c.state = stOpen
@@ -150,7 +150,8 @@ const childFDs = 3
 
 // childStarted runs on the loop once the child runs, or could not be
 // started. Until then (c.starting) nothing is read from the client: its
-// frames wait in gnet's buffer and the socket's reads are paused.
+// frames wait in the connection's input buffer and the socket's reads are
+// paused.
 func (c *conn) childStarted(p *spawn.Process, err error) {
 	e := c.e
 	c.starting = false
@@ -183,6 +184,14 @@ func (c *conn) childStarted(p *spawn.Process, err error) {
 		c.logDisconnect()
 		c.maybeRelease()
 		return
+	}
+	if p.Loop() == nil {
+		// The child's pipes or PTY master and its exit go on this
+		// connection's loop: their events are handled here, with no hop.
+		if err := p.Attach(c.loop, c); err != nil {
+			e.log.Log(LevelError, "process", &c.fields, "Could not watch process %d: %v", p.Pid, err)
+		}
+		c.procHere = true
 	}
 	c.proc = p
 	c.fields.PID = p.Pid
@@ -231,7 +240,7 @@ func (c *conn) respondWith(status int, hdr []codec.Header, body string) {
 	// Whatever the client sends after the answer is not WebSocket frames:
 	// read only to notice the close.
 	c.inputDone = true
-	_, _ = c.gc.Discard(-1)
+	c.gc.Discard(-1)
 	_, _ = c.gc.Write(codec.AppendResponse(nil, status, hdr, body))
 	c.closeAfterFlush()
 }

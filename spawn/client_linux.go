@@ -27,8 +27,8 @@ const startTimeout = 5 * time.Second
 // the spawner when it dies. Children are not its children: they are the
 // spawner's, so the daemon holds no pidfd per child (3 fds per child, not 4).
 type client struct {
-	home    *reactor.Loop // where adopted orphans' pidfds are watched
-	pgid    int // the daemon's process group: children of ours in it are not orphans
+	home *reactor.Loop // where adopted orphans' pidfds are watched
+	pgid int           // the daemon's process group: children of ours in it are not orphans
 
 	mu      sync.Mutex
 	cur     *link         // nil while a dead spawner is being replaced

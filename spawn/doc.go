@@ -1,22 +1,27 @@
 // Package spawn runs one child program per connection and turns everything
 // about it (stdout or stderr readable, stdin writable again, the child gone)
-// into events, without a goroutine per child.
+// into events on a reactor loop, without a goroutine per child.
 //
-// A Spawner owns a few pollers (gnet's pkg/netpoll: epoll or kqueue), each a
-// single goroutine. Start forks a child in its own process group with three
-// pipes and registers the parent's ends, plus a way to see the exit (a pidfd
-// on Linux, EVFILT_PROC on the BSDs), edge-triggered. When something becomes
-// ready the poller sets a bit on the Process and, if no bits were set
-// before, calls the Notifier once. The owner (in wsplex, the connection's
-// event loop) then calls TakeEvents and does the I/O itself with the
-// non-blocking Read/Write methods, on its own goroutine. So a Process has
-// exactly one owner goroutine and the pollers only ever flip atomic bits.
+// Spawn (or SpawnAsync, SpawnPTY) starts a child in its own process group
+// with three pipes (or a PTY) and returns it unwatched. Its owner then calls
+// Attach on the loop that owns the connection: the parent's pipe ends (or
+// the PTY master), and its exit (the pidfd from CLONE_PIDFD on Linux, an
+// EVFILT_PROC filter on the BSDs) become watches of that loop, and the
+// Notifier is called there, on the loop's goroutine, where the owner takes
+// the bits (TakeEvents) and does the I/O itself with the non-blocking
+// Read/Write methods. Readiness is level-triggered, and flow control is a
+// poller operation: PauseRead(EvStdout) takes the pipe's read interest off
+// (the pipe fills, the child blocks in write(2)), ResumeRead puts it back;
+// stdin is watched only after a short write (EvStdin says the pipe takes
+// more). A child of the spawner process has no pidfd in the daemon: its
+// exit comes as a report that spawn posts to the child's loop, one hop per
+// exit.
 //
-// Because registration is edge-triggered, the owner must read until it gets
-// ErrWouldBlock (or stop on purpose: flow control) and later read again on
-// its own initiative; no new event comes for data that was already there.
-// That is what lets a slow client pause its child for free: the owner just
-// stops reading, the pipe fills, the child blocks in write(2).
+// Start (and StartAsync, StartPTY) attach to the Spawner's own loop
+// instead, with one-shot watches re-armed when the owner reads or writes to
+// ErrWouldBlock, for owners that are not a loop: tests, and the --prefork
+// Pool while a child waits for its connection. That loop also watches the
+// orphans adopted from a dead spawner process.
 //
 // Where the children come from. On Linux, when the binary's main calls
 // MaybeRunSpawner, New starts the spawner process: this binary re-executed
@@ -25,7 +30,9 @@
 // for it. Start sends a request over a SOCK_SEQPACKET socket, which the
 // forker reads, and gets back the pid and the parent's ends of the pipes
 // (SCM_RIGHTS); exits come back from the spawner on the same socket
-// (client_linux.go). Two costs that would otherwise grow with the number
+// (client_linux.go): the answer and the exit reports are read by the
+// client's goroutine and handed to the child's loop with one Post each.
+// Two costs that would otherwise grow with the number
 // of connections stay flat: a fork copies the forking process's fd table,
 // and the forker's holds six fds, not the daemon's thousands; wait4(-1)
 // walks every child, and the spawner reaps each child by pid when its

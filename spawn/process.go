@@ -203,8 +203,6 @@ func (p *Process) Release() {
 	releasePTY(p) // pty_registry.go
 }
 
-
-
 // FDs returns how many fds the parent holds for this child, for accounting.
 func (p *Process) FDs() int {
 	n := 0

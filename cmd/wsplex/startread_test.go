@@ -18,16 +18,18 @@ import (
 )
 
 // TestInBufferWhileStarting: while a child is starting, the client's reads
-// are paused; gnet turns reading back on by itself once a write of its own
-// has drained, and what it then reads must still be bounded by --inbuffer
-// (and reads paused again), as it is once the child runs.
+// are paused, and they must stay paused after a write of the daemon's own
+// has queued and drained (gnet, the daemon's earlier event loop, turned
+// reading back on by itself then, and only --inbuffer bounded what it read).
 //
 // The 101 is made larger than the socket buffers (--header-ws) and the
-// client reads it slowly, so that gnet queues it and re-enables reading
-// when it has drained; the forker is stopped, so the child is still
-// starting when the client then sends more than --inbuffer. The daemon must
-// close with 1008, not hold it all until the start fails (1011, after the
-// start timeout).
+// client reads it slowly, so that the daemon queues it and drains it on
+// the socket's writable event; the forker is stopped, so the child is
+// still starting when the client then sends more than --inbuffer. Nothing
+// of it may be read: the kernel holds it and TCP holds the client back,
+// so the connection ends with the start's failure (1011, after the start
+// timeout), not with --inbuffer's 1008, which would mean the daemon read
+// input while the child was starting.
 func TestInBufferWhileStarting(t *testing.T) {
 	skipUnlessWsplex(t, "the spawner process is wsplex's")
 	if runtime.GOOS != "linux" {
@@ -78,8 +80,8 @@ func TestInBufferWhileStarting(t *testing.T) {
 	go func() { _, _ = conn.Write(rawFrame(true, 0, 0x1, true, payload)) }()
 	c := &wsClient{conn: conn, br: br}
 	code, reason := c.readClose(t, waitTimeout)
-	if code != ws.StatusPolicyViolation {
-		t.Fatalf("close %d %q, want 1008 (--inbuffer) while the child is starting", code, reason)
+	if code != ws.StatusInternalServerError {
+		t.Fatalf("close %d %q, want 1011 (the start failed; no input read while the child is starting)", code, reason)
 	}
 	_, _ = io.Copy(io.Discard, br)
 }
