@@ -16,7 +16,7 @@ TEST_TIMEOUT ?= 10m
 RACE_TIMEOUT ?= 15m
 # Packages with concurrency, tested again under the race detector. A pattern
 # that matches nothing yet (the package is still being written) is skipped.
-RACE_PKGS   ?= ./engine/... ./spawn/... ./platform/... ./bench/... ./cmd/wsplex/...
+RACE_PKGS   ?= ./reactor/... ./engine/... ./spawn/... ./platform/... ./bench/... ./cmd/wsplex/...
 CROSS_OS    ?= freebsd darwin
 FUZZTIME    ?= 10s
 PORT        ?= 8080

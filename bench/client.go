@@ -12,6 +12,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
+
+	"github.com/wsplex/wsplex/reactor"
 )
 
 // Handler receives a connection's events, always on the connection's loop
@@ -41,13 +43,14 @@ type EngineConfig struct {
 	RcvBuf           int           // SO_RCVBUF for client sockets; 0 = kernel default
 }
 
-// Engine is the connection engine: a few event loops, each owning its
-// sockets. One Engine holds as many connections as the fd limit allows with
-// Loops goroutines; nothing is created per connection but a small struct.
+// Engine is the connection engine: a few event loops (a reactor.Group),
+// each owning its sockets. One Engine holds as many connections as the fd
+// limit allows with Loops goroutines; nothing is created per connection but
+// a small struct.
 type Engine struct {
 	cfg     EngineConfig
+	group   *reactor.Group
 	loops   []*Loop
-	rr      atomic.Uint64
 	src     atomic.Uint64
 	open    atomic.Int64 // sockets currently open
 	peak    atomic.Int64
@@ -67,17 +70,13 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
 	e := &Engine{cfg: cfg, limit: RaiseFileLimit()}
-	for i := 0; i < cfg.Loops; i++ {
-		l, err := newLoop(i)
-		if err != nil {
-			e.Close()
-			return nil, err
-		}
-		l.e = e
-		e.loops = append(e.loops, l)
+	g, err := reactor.NewGroup(cfg.Loops)
+	if err != nil {
+		return nil, err
 	}
-	for _, l := range e.loops {
-		go l.run()
+	e.group = g
+	for _, r := range g.Loops() {
+		e.loops = append(e.loops, newLoop(e, r))
 	}
 	return e, nil
 }
@@ -97,7 +96,7 @@ func (e *Engine) FileLimit() uint64 { return e.limit }
 // Dial starts a connection on the next loop (round robin). Safe from any
 // goroutine; h's callbacks run on that loop.
 func (e *Engine) Dial(h Handler) {
-	l := e.loops[e.rr.Add(1)%uint64(len(e.loops))]
+	l := e.loops[e.group.Next().ID()]
 	l.Post(func() { l.Dial(h) })
 }
 
@@ -107,12 +106,8 @@ func (e *Engine) Close() {
 	if e.stopped.Swap(true) {
 		return
 	}
-	for _, l := range e.loops {
-		l.Post(func() { l.stop = true })
-	}
-	for _, l := range e.loops {
-		<-l.done
-	}
+	// Each loop hands its sockets a Shutdown event (connEvents.OnEvent).
+	e.group.Close()
 }
 
 type connState uint8
@@ -132,6 +127,7 @@ type Conn struct {
 	loop  *Loop
 	h     Handler
 	fd    int
+	w     *reactor.Watch
 	state connState
 	key   string
 
@@ -298,14 +294,14 @@ func (l *Loop) Dial(h Handler) *Conn {
 		fail(&DialError{Addr: addr, Err: err})
 		return c
 	}
-	l.conns[fd] = c
 	c.pollWrite = true
-	if err := l.p.add(fd, false, true); err != nil {
-		delete(l.conns, fd)
+	w, err := l.r.Register(fd, reactor.Write, (*connEvents)(c))
+	if err != nil {
 		c.closeFD()
 		fail(&DialError{Addr: addr, Err: err})
 		return c
 	}
+	c.w = w
 	c.timer = l.After(e.cfg.HandshakeTimeout, func() {
 		c.timer = nil
 		c.finish(ErrHandshakeTimeout)
@@ -326,6 +322,23 @@ func (c *Conn) closeFD() {
 		c.fd = -1
 		c.loop.e.open.Add(-1)
 	}
+}
+
+// connEvents is a Conn as the reactor.Handler of its socket (kept off
+// Conn's own method set).
+type connEvents Conn
+
+// OnEvent maps the reactor's events onto the connection. Hangup alone is
+// the server's FIN seen while reading is paused: what it sent before is
+// still to be read on resume, so only an error ends a paused connection.
+func (h *connEvents) OnEvent(ev reactor.Events) {
+	c := (*Conn)(h)
+	if ev&reactor.Shutdown != 0 {
+		c.finish(errEngineClosed)
+		return
+	}
+	c.loop.now = time.Now()
+	c.event(ev&reactor.Readable != 0, ev&reactor.Writable != 0, ev&reactor.Error != 0 || (ev&reactor.Hangup != 0 && c.state == stConnecting))
 }
 
 func (c *Conn) event(readable, writable, hup bool) {
@@ -374,7 +387,14 @@ func (c *Conn) setPoll() {
 	w := c.Buffered() > 0
 	if r != c.pollRead || w != c.pollWrite {
 		c.pollRead, c.pollWrite = r, w
-		c.loop.p.mod(c.fd, r, w)
+		var i reactor.Interest
+		if r {
+			i |= reactor.Read
+		}
+		if w {
+			i |= reactor.Write
+		}
+		c.w.SetInterest(i)
 	}
 }
 
@@ -489,8 +509,9 @@ func (c *Conn) finish(err error) {
 	c.loop.Stop(c.timer)
 	c.timer = nil
 	if c.fd >= 0 {
-		delete(c.loop.conns, c.fd)
-		c.loop.p.del(c.fd)
+		if c.w != nil {
+			c.w.Deregister()
+		}
 		c.closeFD()
 	}
 	c.in, c.out, c.frag = nil, nil, nil

@@ -9,8 +9,10 @@
 //
 // A load generator that needs a goroutine (and a stack) per connection
 // measures itself as much as the server. Here one Engine runs a few event
-// loops (loop.go), each a goroutine owning a level-triggered epoll (kqueue on
-// BSD/macOS) poller, the sockets registered on it and a timer heap. A
+// loops of package reactor (the daemon's loop package; loop.go keeps what
+// wsbench adds per loop), each a goroutine owning a level-triggered epoll
+// (kqueue on BSD/macOS) poller, the sockets registered on it and a timer
+// heap. A
 // connection is a small struct plus buffers that exist only while data is
 // partial, so one process holds as many connections as its fd limit allows.
 // Handlers run on their connection's loop, so they need no locks; only the
