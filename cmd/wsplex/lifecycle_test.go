@@ -112,11 +112,13 @@ echo EOF >> "$log"
 `
 
 // TestLifeClientClose: a client close is echoed with its code, and the child
-// sees the end of stdin and exits before any signal.
+// sees the end of stdin and exits before any signal. --closems gives it 5 s
+// for that: with the default ladder SIGINT follows the end of stdin by
+// 100 ms, and a loaded machine may not run bash within 100 ms.
 func TestLifeClientClose(t *testing.T) {
 	t.Parallel()
 	logFile := filepath.Join(t.TempDir(), "signals")
-	d := startDaemon(t, writeScript(t, "logger.sh", mlSignalLogger), logFile)
+	d := startDaemon(t, "--closems=5000", writeScript(t, "logger.sh", mlSignalLogger), logFile)
 	c, pid := connectPid(t, d, "/")
 	c.expectText(t, "ready")
 	c.sendText(t, "x")
