@@ -862,36 +862,33 @@ type metricsScraper struct {
 	hc  *http.Client
 }
 
-// startMetricsDaemon starts the daemon with --metrics on a free loopback
-// port and waits until the endpoint answers. nofile > 0 runs it with that
-// open-files limit (startDaemonNoFile).
+// startMetricsDaemon starts the daemon with --metrics on a loopback port
+// the system picks (port 0: no other process can take it between choosing
+// and listening) and reads it from the startup line, which the daemon
+// writes once it listens there. nofile > 0 runs it with that open-files
+// limit (startDaemonNoFile).
 func startMetricsDaemon(t testing.TB, nofile int, args ...string) (*daemon, *metricsScraper) {
 	t.Helper()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	args = append([]string{"--metrics=" + addr}, args...)
+	args = append([]string{"--metrics=127.0.0.1:0"}, args...)
 	var d *daemon
 	if nofile > 0 {
 		d = startDaemonNoFile(t, nofile, args...)
 	} else {
 		d = startDaemon(t, args...)
 	}
+	const prefix = "Serving metrics             : "
+	line := d.waitLog(t, prefix, waitTimeout)
+	url := line[strings.Index(line, prefix)+len(prefix):]
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.HasSuffix(url, "/metrics") {
+		t.Fatalf("metrics startup line %q: want http://127.0.0.1:PORT/metrics", line)
+	}
 	m := &metricsScraper{
-		url: "http://" + addr + "/metrics",
+		url: url,
 		// No keep-alive: every scrape costs the daemon the same (one
 		// short-lived connection), so counts compare.
 		hc: &http.Client{Timeout: waitTimeout, Transport: &http.Transport{DisableKeepAlives: true}},
 	}
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		_, err := m.get()
-		if err == nil {
-			return d, m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics endpoint %s: %v", m.url, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling for the listener
-	}
+	return d, m
 }
 
 // get returns every sample by its full name, labels included
