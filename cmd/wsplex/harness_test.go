@@ -431,15 +431,21 @@ func launchDaemon(t testing.TB, opts daemonOptions, args []string) (*daemon, boo
 	return d, true
 }
 
-// logsInfo reports whether a daemon run with args logs INFO lines.
+// logsInfo reports whether a daemon run with args logs INFO lines
+// (--loglevel=L or --loglevel L, up to COMMAND).
 func logsInfo(args []string) bool {
-	for _, a := range args {
+	for i, a := range args {
 		if !strings.HasPrefix(a, "-") {
 			break
 		}
-		if v, ok := strings.CutPrefix(strings.TrimLeft(a, "-"), "loglevel="); ok {
-			return v == "debug" || v == "trace" || v == "access" || v == "info"
+		name, v, ok := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name != "loglevel" {
+			continue
 		}
+		if !ok && i+1 < len(args) {
+			v = args[i+1]
+		}
+		return v == "debug" || v == "trace" || v == "access" || v == "info"
 	}
 	return true
 }
