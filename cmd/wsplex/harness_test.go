@@ -829,8 +829,7 @@ func progBin(t testing.TB, name string) string {
 
 // startDaemonNoFile is startDaemon with RLIMIT_NOFILE (soft and hard) set
 // to nofile in the daemon: it runs as `sh -c 'ulimit -n N; exec daemon ...'`,
-// so the pid is the daemon's. The harness has no hook for this, hence the
-// copy of its start-up plumbing.
+// so the pid is the daemon's (daemonOptions.NoFile).
 func startDaemonNoFile(t testing.TB, nofile int, args ...string) *daemon {
 	t.Helper()
 	return startDaemonWith(t, daemonOptions{NoFile: nofile}, args...)
