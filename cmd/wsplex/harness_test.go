@@ -81,6 +81,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(reaperEnv) != "" {
+		os.Exit(runReaper(os.Args[1:]))
+	}
 	dir, err := os.MkdirTemp("", "wsplex-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
