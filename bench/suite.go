@@ -177,7 +177,9 @@ func runSuite(ctx context.Context, c *suiteConfig, stdout, stderr io.Writer) err
 	}
 	jobs = append(jobs,
 		job{"trickle", func() Scenario { return &LatencyScenario{Conns: 100, Rate: 2000, Size: 64, Drain: 3 * time.Second} }, "cat", false, d, 0},
-		job{"throughput100", func() Scenario { return &ThroughputScenario{Conns: 100, Inflight: 16, Size: 64, Drain: 3 * time.Second} }, "cat", false, d, 0},
+		job{"throughput100", func() Scenario {
+			return &ThroughputScenario{Conns: 100, Inflight: 16, Size: 64, Drain: 3 * time.Second}
+		}, "cat", false, d, 0},
 		job{"inflight32", func() Scenario { return &ThroughputScenario{Conns: 1, Inflight: 32, Size: 64, Drain: 3 * time.Second} }, "cat", false, d, 0},
 		job{"storm", func() Scenario { return &StormScenario{Conns: storm, Concurrency: 100, Size: 32, Keep: true} }, "cat", false, 0, 0},
 		job{"churn", func() Scenario { return &ChurnScenario{Concurrency: 1, Size: 32} }, "cat", false, d, 0},
