@@ -74,7 +74,7 @@ func suiteMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.IntVar(&c.reps, "reps", 3, "repetitions of each scenario per server")
 	fs.DurationVar(&c.dur, "duration", 4*time.Second, "measured phase of timed scenarios")
 	fs.StringVar(&c.childrenSet, "children", "cat,cecho", "child programs for the one-connection latency and 10x16 throughput scenarios (cat, cecho, python)")
-	fs.StringVar(&c.levels, "levels", "0,1000,4000", "held connections at which idle cost and open rate are measured (a number or max: as many as the fd limit allows)")
+	fs.StringVar(&c.levels, "levels", "0,1000,4000,max", "held connections at which idle cost and open rate are measured (a number or max: as many as the fd limit allows)")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
