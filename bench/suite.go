@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,6 +93,12 @@ func suiteMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		if !given["levels"] {
 			c.levels = "0,1000"
+		}
+	}
+	for _, n := range strings.Split(c.only, ",") {
+		if n = strings.TrimSpace(n); n != "" && !slices.Contains(suiteJobNames, n) {
+			fmt.Fprintf(stderr, "wsbench suite: --only: unknown job %q (jobs: %s)\n", n, strings.Join(suiteJobNames, ","))
+			return ExitUsage
 		}
 	}
 	if c.out == "" {

@@ -210,3 +210,13 @@ func TestCgroupCPUCountsExitedChildren(t *testing.T) {
 		t.Errorf("/proc saw %.3f s of the cgroup's %.3f s: the subshell was expected to be missed", proc, st.WholeCPU)
 	}
 }
+
+func TestSuiteOnlyUnknownJob(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := suiteMain(context.Background(), []string{"--out", t.TempDir(), "--only", "latency,nosuchjob"}, &stdout, &stderr); code != ExitUsage {
+		t.Fatalf("exit %d, want %d (usage)\n%s", code, ExitUsage, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `unknown job "nosuchjob"`) {
+		t.Errorf("stderr %q does not name the unknown job", stderr.String())
+	}
+}
