@@ -27,6 +27,13 @@ func TestMain(m *testing.M) {
 		io.Copy(io.Discard, os.Stdin)
 		os.Exit(0)
 	}
+	if len(os.Args) > 1 && os.Args[1] == "resume-child" {
+		// The resume scenario's child, run by a daemon under test.
+		os.Exit(resumeChildMain())
+	}
+	if os.Getenv("WSBENCH_FAKE_DAEMON") == "1" {
+		fakeDaemon(os.Args[1:]) // the suite's tests: a stand-in for wsplex and websocketd
+	}
 	if os.Getenv("WSBENCH_AS_MAIN") == "1" {
 		if n := os.Getenv("WSBENCH_NOFILE"); n != "" {
 			var lim uint64

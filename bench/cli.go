@@ -119,6 +119,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if name == "suite" {
 		return suiteMain(ctx, args[1:], stdout, stderr)
 	}
+	if name == "resume-child" {
+		// The child of the resume scenario, run by the server under test.
+		return resumeChildMain()
+	}
 	sc := NewScenario(name)
 	if sc == nil {
 		fmt.Fprintf(stderr, "wsbench: unknown scenario %q\n\n", name)
@@ -326,6 +330,7 @@ func usage(w io.Writer) {
 
 usage: wsbench <scenario> [flags] [ws://127.0.0.1:8080/path]
        wsbench suite [flags]         compare wsplex and websocketd (make bench)
+       wsbench resume-child          the child the resume scenario needs the server to run
        wsbench <scenario> -h         flags of a scenario
 
 scenarios:

@@ -37,8 +37,8 @@
 // does, and latency counts from that due time, so a stall shows up in the
 // figures instead of quietly lowering the send rate (coordinated omission).
 //
-// Scenarios: latency, throughput, storm, churn, hold, binary, slow, broadcast
-// (scenario*.go). --server-pid samples the server from /proc (sample.go).
+// Scenarios: latency, throughput, storm, churn, hold, binary, slow, resume,
+// broadcast (scenario*.go). --server-pid samples the server from /proc (sample.go).
 // Output is a table, --json (one object per run, histograms included so runs
 // can be merged) or --html (report, html.go: inline SVG, no script). Each
 // result describes its run: the command line, the scenario's flags and the
@@ -51,7 +51,10 @@
 // unless --allow-remote is given.
 //
 // The suite (suite.go, wsbench suite) starts each daemon fresh per run in a
-// sub-cgroup of its own when it can, runs every scenario against wsplex and
-// websocketd interleaved, and measures idle cost and open rate at several
+// sub-cgroup of its own when it can (its CPU and memory counters are then
+// the whole server's: daemon, helper processes and children, exited ones
+// included), runs every scenario against wsplex, optionally a wsplex built
+// from an earlier commit (--prev, make bench BENCH_PREV=<rev>), and
+// websocketd, interleaved, and measures idle cost and open rate at several
 // numbers of held connections; it writes bench/results/<timestamp>/.
 package bench

@@ -22,8 +22,12 @@ type Options struct {
 	HandshakeTimeout time.Duration
 	RcvBuf           int
 	ServerPID        int
-	SampleInterval   time.Duration
-	Label            string
+	// ServerCgroup is a cgroup directory holding the whole server (set by
+	// the suite): its CPU counter then gives the server's CPU, children that
+	// exited during the run included.
+	ServerCgroup   string
+	SampleInterval time.Duration
+	Label          string
 	// Progress receives a live status line (\r-terminated); nil for none.
 	Progress io.Writer
 	// Worker is set in a process started by --workers: results then carry
@@ -100,7 +104,7 @@ func NewRun(name string, o *Options, params map[string]any) (*Run, error) {
 		r.live = append(r.live, map[*Conn]struct{}{})
 	}
 	if o.ServerPID > 0 {
-		s, err := StartSampler(o.ServerPID, o.SampleInterval)
+		s, err := StartSamplerCgroup(o.ServerPID, o.ServerCgroup, o.SampleInterval)
 		if err != nil {
 			e.Close()
 			return nil, fmt.Errorf("--server-pid: %v", err)

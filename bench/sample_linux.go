@@ -128,3 +128,27 @@ func joinCgroup(dir string, pid int) {
 		_ = os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(k)), 0o644)
 	}
 }
+
+// cgroupCPU reads the CPU seconds charged to a cgroup directory: cgroup v1
+// cpuacct.usage (nanoseconds) or v2 cpu.stat usage_usec; -1 if dir is "" or
+// unreadable.
+func cgroupCPU(dir string) float64 {
+	if dir == "" {
+		return -1
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "cpuacct.usage")); err == nil {
+		if v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
+			return float64(v) / 1e9
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "cpu.stat")); err == nil {
+		for _, ln := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(ln); len(f) == 2 && f[0] == "usage_usec" {
+				if v, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					return float64(v) / 1e6
+				}
+			}
+		}
+	}
+	return -1
+}

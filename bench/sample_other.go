@@ -13,3 +13,6 @@ func joinCgroup(string, int) {}
 
 // descendants is not known here: callers treat an empty answer as "cannot wait".
 func descendants(int) []int { return nil }
+
+// cgroupCPU: cgroups are Linux-only.
+func cgroupCPU(string) float64 { return -1 }

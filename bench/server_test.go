@@ -42,6 +42,11 @@ func startServer(t testing.TB, f faults) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startServerOn(t, ln, f)
+}
+
+// startServerOn is startServer on a listener of the caller's.
+func startServerOn(t testing.TB, ln net.Listener, f faults) *testServer {
 	s := &testServer{URL: "ws://" + ln.Addr().String() + "/", ln: ln, f: f, all: map[net.Conn]*sync.Mutex{}}
 	s.wg.Add(1)
 	go func() {

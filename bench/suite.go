@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,15 +25,29 @@ import (
 
 // The suite (wsbench suite, run by make bench) measures wsplex against the
 // goroutine design, websocketd, on this machine in one run: every scenario
-// against both daemons, interleaved A B A B so drift in the machine's state
-// hits both alike, with the same child programs, each daemon started fresh
-// for each run. It writes raw JSON, summary.md and report.html.
+// against each daemon, interleaved A B A B so drift in the machine's state
+// hits all alike, with the same child programs, each daemon started fresh
+// for each run. With --prev (make bench BENCH_PREV=<rev>) a wsplex built
+// from an earlier commit runs as a third daemon, A B C A B C, so a change is
+// measured against what it replaced as well as against websocketd. It
+// writes raw JSON, summary.md and report.html.
+//
+// Server CPU is the whole server's: each daemon runs in a cgroup of its own
+// (cgroup v1 cpuacct and memory, or v2) that its helper processes and every
+// child join, and the CPU charged to that cgroup over the run is the
+// figure, children that exited during the run included. Where no cgroup can
+// be made it falls back to /proc: the daemon's CPU plus its live
+// descendants' (helpers and children), which misses children that exit
+// between two samples (summary.md says which was used).
 
 type suiteConfig struct {
 	quick       bool
 	out         string
 	wsplex      string
+	prev        string
+	prevDesc    string
 	websocketd  string
+	only        string
 	reps        int
 	dur         time.Duration
 	childrenSet string
@@ -54,21 +69,37 @@ func suiteMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&c.out, "out", "", "results directory (default bench/results/<timestamp>)")
 	fs.StringVar(&c.wsplex, "wsplex", "bin/wsplex", "wsplex binary")
 	fs.StringVar(&c.websocketd, "websocketd", "bin/websocketd", "websocketd binary")
+	fs.StringVar(&c.prev, "prev", "", "a wsplex binary built from an earlier commit, run as a third daemon (wsplex-prev); make bench BENCH_PREV=<rev> builds it")
+	fs.StringVar(&c.prevDesc, "prev-desc", "", "what --prev was built from (a revision), for the summary")
+	fs.StringVar(&c.only, "only", "", "run only these jobs, comma separated (default all): "+strings.Join(suiteJobNames, ","))
 	fs.IntVar(&c.reps, "reps", 3, "repetitions of each scenario per server")
-	fs.DurationVar(&c.dur, "duration", 5*time.Second, "measured phase of timed scenarios")
-	fs.StringVar(&c.childrenSet, "children", "cat,cecho,python", "child programs for the echo scenarios")
-	fs.StringVar(&c.levels, "levels", "0,1000,2500,max", "held connections at which idle cost and open rate are measured")
+	fs.DurationVar(&c.dur, "duration", 4*time.Second, "measured phase of timed scenarios")
+	fs.StringVar(&c.childrenSet, "children", "cat,cecho", "child programs for the one-connection latency and 10x16 throughput scenarios (cat, cecho, python)")
+	fs.StringVar(&c.levels, "levels", "0,1000,4000,max", "held connections at which idle cost and open rate are measured (a number or max: as many as the fd limit allows)")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
 	if c.quick {
-		levels := c.levels
-		c.reps, c.dur, c.childrenSet, c.levels = 1, 2*time.Second, "cat", "0,1000"
-		fs.Visit(func(f *flag.Flag) {
-			if f.Name == "levels" {
-				c.levels = levels // given explicitly: kept
-			}
-		})
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		if !given["reps"] {
+			c.reps = 1
+		}
+		if !given["duration"] {
+			c.dur = 2 * time.Second
+		}
+		if !given["children"] {
+			c.childrenSet = "cat"
+		}
+		if !given["levels"] {
+			c.levels = "0,1000"
+		}
+	}
+	for _, n := range strings.Split(c.only, ",") {
+		if n = strings.TrimSpace(n); n != "" && !slices.Contains(suiteJobNames, n) {
+			fmt.Fprintf(stderr, "wsbench suite: --only: unknown job %q (jobs: %s)\n", n, strings.Join(suiteJobNames, ","))
+			return ExitUsage
+		}
 	}
 	if c.out == "" {
 		c.out = filepath.Join("bench", "results", time.Now().Format("20060102-150405"))
@@ -107,13 +138,31 @@ func runSuite(ctx context.Context, c *suiteConfig, stdout, stderr io.Writer) err
 		return fmt.Errorf("websocketd binary %s: %v (build it: cd bench/websocketd && go build -o ../../bin/websocketd github.com/joewalnes/websocketd)", c.websocketd, err)
 	}
 	s.prepareChildren()
-	s.servers = []serverSpec{{name: "wsplex", bin: c.wsplex, metrics: true}, {name: "websocketd", bin: c.websocketd}}
+	s.servers = []serverSpec{{name: "wsplex", bin: c.wsplex, metrics: true}}
+	if c.prev != "" {
+		s.servers = append(s.servers, serverSpec{name: "wsplex-prev", bin: c.prev, metrics: true})
+	}
+	s.servers = append(s.servers, serverSpec{name: "websocketd", bin: c.websocketd})
 	if err := s.smoke(ctx, &s.servers[0]); err != nil {
 		s.note("wsplex could not be used (%v): websocketd stands in for it, so the two sides are the same program and ratios only show noise", err)
 		s.servers[0] = serverSpec{name: "wsplex", bin: c.websocketd, standIn: true}
 	}
+	if c.prev != "" {
+		if err := s.smoke(ctx, &s.servers[1]); err != nil {
+			s.note("wsplex-prev (%s) could not be used (%v): left out", c.prev, err)
+			s.servers = append(s.servers[:1], s.servers[2:]...)
+		}
+	}
+	only := map[string]bool{}
+	for _, n := range strings.Split(c.only, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			only[n] = true
+		}
+	}
+	want := func(name string) bool { return len(only) == 0 || only[name] }
 	d := c.dur
 	type job struct {
+		name    string // for --only
 		sc      func() Scenario
 		child   string
 		binary  bool
@@ -126,23 +175,30 @@ func runSuite(ctx context.Context, c *suiteConfig, stdout, stderr io.Writer) err
 			continue
 		}
 		jobs = append(jobs,
-			job{func() Scenario { return &LatencyScenario{Conns: 1, Rate: 1000, Size: 64, Drain: 3 * time.Second} }, ch, false, d, 0},
-			job{func() Scenario { return &ThroughputScenario{Conns: 10, Inflight: 16, Size: 64, Drain: 3 * time.Second} }, ch, false, d, 0})
+			job{"latency", func() Scenario { return &LatencyScenario{Conns: 1, Rate: 1000, Size: 64, Drain: 3 * time.Second} }, ch, false, d, 0},
+			job{"throughput", func() Scenario { return &ThroughputScenario{Conns: 10, Inflight: 16, Size: 64, Drain: 3 * time.Second} }, ch, false, d, 0})
 	}
-	storm := 1000
+	storm, cycles := 1000, 20
 	if c.quick {
-		storm = 300
+		storm, cycles = 300, 5
 	}
 	jobs = append(jobs,
-		job{func() Scenario { return &LatencyScenario{Conns: 100, Rate: 2000, Size: 64, Drain: 3 * time.Second} }, "cat", false, d, 0},
-		job{func() Scenario { return &StormScenario{Conns: storm, Concurrency: 100, Size: 32, Keep: true} }, "cat", false, 0, 0},
-		job{func() Scenario { return &ChurnScenario{Concurrency: 1, Size: 32} }, "cat", false, d, 0},
-		job{func() Scenario {
+		job{"trickle", func() Scenario { return &LatencyScenario{Conns: 100, Rate: 2000, Size: 64, Drain: 3 * time.Second} }, "cat", false, d, 0},
+		job{"throughput100", func() Scenario {
+			return &ThroughputScenario{Conns: 100, Inflight: 16, Size: 64, Drain: 3 * time.Second}
+		}, "cat", false, d, 0},
+		job{"inflight32", func() Scenario { return &ThroughputScenario{Conns: 1, Inflight: 32, Size: 64, Drain: 3 * time.Second} }, "cat", false, d, 0},
+		job{"storm", func() Scenario { return &StormScenario{Conns: storm, Concurrency: 100, Size: 32, Keep: true} }, "cat", false, 0, 0},
+		job{"churn", func() Scenario { return &ChurnScenario{Concurrency: 1, Size: 32} }, "cat", false, d, 0},
+		job{"binary", func() Scenario {
 			return &BinaryScenario{Sizes: "16,1024,65536", Conns: 1, Inflight: 4, Drain: 3 * time.Second}
 		}, "cat", true, d, 0},
-		job{func() Scenario {
+		job{"slow", func() Scenario {
 			return &SlowScenario{Conns: 1, Size: 16 << 10, Stall: time.Second, RcvBuf: 64 << 10}
 		}, "cat", false, 2 * d, 0},
+		job{"resume", func() Scenario {
+			return &ResumeScenario{Cycles: cycles, Quiet: 100 * time.Millisecond, RcvBuf: 64 << 10}
+		}, "resume-child", false, d, 0},
 	)
 	if _, ok := s.children["python"]; ok {
 		// Connect-to-first-message with a slow-starting child: a burst of
@@ -150,10 +206,16 @@ func runSuite(ctx context.Context, c *suiteConfig, stdout, stderr io.Writer) err
 		burst := func() Scenario {
 			return &StormScenario{Conns: preforkBurst, Concurrency: preforkBurst, Size: 32, Keep: true}
 		}
-		jobs = append(jobs, job{burst, "python", false, 0, 0}, job{burst, "python", false, 0, preforkBurst})
+		jobs = append(jobs, job{"prefork", burst, "python", false, 0, 0}, job{"prefork", burst, "python", false, 0, preforkBurst})
 	}
 	for rep := 1; rep <= c.reps; rep++ {
 		for _, j := range jobs {
+			if !want(j.name) {
+				continue
+			}
+			if _, ok := s.children[j.child]; !ok {
+				continue
+			}
 			for i := range s.servers {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -162,7 +224,7 @@ func runSuite(ctx context.Context, c *suiteConfig, stdout, stderr io.Writer) err
 			}
 		}
 	}
-	for rep := 1; rep <= c.reps; rep++ {
+	for rep := 1; rep <= c.reps && want("capacity"); rep++ {
 		for i := range s.servers {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -183,6 +245,11 @@ func (s *suite) note(f string, a ...any) {
 // line echo (static if the toolchain allows), and a Python line echo.
 func (s *suite) prepareChildren() {
 	s.children["cat"] = []string{"cat"}
+	if exe, err := os.Executable(); err == nil {
+		s.children["resume-child"] = []string{exe, "resume-child"}
+	} else {
+		s.note("no resume child: %v", err)
+	}
 	dir, _ := filepath.Abs(s.c.out)
 	src := filepath.Join(dir, "cecho.c")
 	os.WriteFile(src, []byte(`#include <unistd.h>
@@ -234,6 +301,7 @@ type daemon struct {
 	metrics int
 	exited  chan struct{}
 	cgroup  string // our own sub-cgroup holding the daemon, "" if none
+	cpu     string // the cgroup whose CPU counter is the daemon's (v2: cgroup; v1: a cpuacct sub-cgroup), "" if none
 	logf    *os.File
 }
 
@@ -303,6 +371,7 @@ func (s *suite) start(spec *serverSpec, child []string, binary bool, extra ...st
 	}
 	go func() { d.cmd.Wait(); close(d.exited) }()
 	d.cgroup = enterCgroup(d.cmd.Process.Pid, fmt.Sprintf("wsbench-%d-%d", os.Getpid(), s.n))
+	d.cpu = enterCPUCgroup(d.cmd.Process.Pid, d.cgroup, fmt.Sprintf("wsbench-%d-%d", os.Getpid(), s.n))
 	// Wait for the listener: connect attempts, bounded.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -310,6 +379,9 @@ func (s *suite) start(spec *serverSpec, child []string, binary bool, extra ...st
 		if err == nil {
 			c.Close()
 			joinCgroup(d.cgroup, d.cmd.Process.Pid)
+			if d.cpu != d.cgroup {
+				joinCgroup(d.cpu, d.cmd.Process.Pid)
+			}
 			return d, nil
 		}
 		select {
@@ -337,9 +409,15 @@ func (d *daemon) stop() {
 	syscall.Kill(-pid, syscall.SIGKILL)
 	<-d.exited
 	d.logf.Close()
-	if d.cgroup != "" {
+	for _, dir := range []string{d.cgroup, d.cpu} {
+		if dir == "" {
+			continue
+		}
 		// The group empties once the killed children are reaped.
-		for i := 0; i < 50 && os.Remove(d.cgroup) != nil; i++ {
+		for i := 0; i < 50; i++ {
+			if err := os.Remove(dir); err == nil || os.IsNotExist(err) {
+				break
+			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
@@ -394,7 +472,7 @@ func (s *suite) runOne(ctx context.Context, spec *serverSpec, sc Scenario, child
 	}
 	tg, _ := ParseTarget(d.url(), false)
 	o := &Options{Target: tg, Duration: dur, HandshakeTimeout: 10 * time.Second, ServerPID: d.cmd.Process.Pid,
-		SampleInterval: 500 * time.Millisecond, Label: spec.name}
+		ServerCgroup: d.cpu, SampleInterval: 500 * time.Millisecond, Label: spec.name}
 	t0 := time.Now()
 	res, err := sc.Run(ctx, o)
 	if res == nil {
@@ -406,6 +484,7 @@ func (s *suite) runOne(ctx context.Context, spec *serverSpec, sc Scenario, child
 	}
 	res.Params["child"] = child
 	res.Params["rep"] = rep
+	cpuPerUnit(res)
 	if prefork > 0 {
 		res.Params["prefork"] = prefork
 		if len(extra) == 0 {
@@ -529,11 +608,14 @@ func (s *suite) capacity(ctx context.Context, spec *serverSpec, rep int) {
 			break
 		}
 		cg := cgroupMemory(d, pid)
-		tag := strconv.Itoa(held)
+		// Figures are named by the level asked for, so the servers' rows
+		// line up even when one of them could not open them all (the fd
+		// limit); conns_held_at_<level> says how many were held.
+		tag := lv
 		if lv == "max" {
-			tag = "max"
 			r.SetExtra("max_conns", float64(held))
 		}
+		r.SetExtra("conns_held_at_"+tag, float64(held))
 		r.SetExtra("server_rss_mib_at_"+tag, mib(p.RSS))
 		r.SetExtra("server_fds_at_"+tag, float64(p.FDs))
 		r.SetExtra("server_threads_at_"+tag, float64(p.Threads))
@@ -619,7 +701,11 @@ func cgroupMemory(d *daemon, pid int) int64 {
 }
 
 // cgroupDir finds the memory cgroup directory of pid (v2 or v1).
-func cgroupDir(pid int) string {
+func cgroupDir(pid int) string { return cgroupDirFor(pid, "memory") }
+
+// cgroupDirFor finds pid's cgroup directory: the v2 one, or that of the v1
+// hierarchy carrying controller.
+func cgroupDirFor(pid int, controller string) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		return ""
@@ -635,8 +721,8 @@ func cgroupDir(pid int) string {
 			}
 		}
 		for _, c := range strings.Split(f[1], ",") {
-			if c == "memory" {
-				return filepath.Join("/sys/fs/cgroup/memory", f[2])
+			if c == controller {
+				return filepath.Join("/sys/fs/cgroup", controller, f[2])
 			}
 		}
 	}
@@ -661,6 +747,58 @@ func enterCgroup(pid int, name string) string {
 	}
 	return dir
 }
+
+// enterCPUCgroup gives pid a cgroup whose CPU counter is its own: under
+// cgroup v2 the one enterCgroup made (every v2 cgroup has cpu.stat), under
+// v1 a new child of our cpuacct cgroup. "" when neither is possible.
+func enterCPUCgroup(pid int, memDir, name string) string {
+	if memDir != "" && cgroupCPU(memDir) >= 0 {
+		return memDir
+	}
+	parent := cgroupDirFor(os.Getpid(), "cpuacct")
+	if parent == "" || parent == memDir {
+		return ""
+	}
+	dir := filepath.Join(parent, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return ""
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil || cgroupCPU(dir) < 0 {
+		os.Remove(dir)
+		return ""
+	}
+	return dir
+}
+
+// cpuPerUnit adds the server's CPU per unit of the run's rate (message,
+// cycle, connection, record): the cost of one unit of work, comparable
+// between servers that did different amounts of it in the same time.
+func cpuPerUnit(r *Result) {
+	if r.Server == nil || r.Server.WholeCPU <= 0 {
+		return
+	}
+	if r.Extra == nil {
+		r.Extra = map[string]float64{}
+	}
+	var n float64
+	var unit string
+	switch r.RateUnit {
+	case "msg/s":
+		n, unit = float64(r.Msgs.Received), "msg"
+	case "records/s":
+		n, unit = float64(r.Msgs.Received), "record"
+	case "cycles/s":
+		n, unit = float64(r.Msgs.Received), "cycle" // one echo per cycle
+	case "conn/s":
+		n, unit = float64(r.Conns.Opened), "conn"
+	}
+	if n > 0 {
+		r.Extra["server_cpu_us_per_"+unit] = r.Server.WholeCPU / n * 1e6
+	}
+}
+
+// suiteJobNames are the jobs --only selects from.
+var suiteJobNames = []string{"latency", "throughput", "trickle", "throughput100", "inflight32", "storm", "churn", "binary", "slow", "resume", "prefork", "capacity"}
 
 // ---- summary ----
 
@@ -704,7 +842,7 @@ func resultFigures(r *Result) []figure {
 			if r.Server == nil {
 				return 0, false
 			}
-			return r.Server.CPUSeconds + r.Server.ChildrenCPU, true
+			return r.Server.WholeCPU, true
 		}},
 		figure{"server rss peak", "MiB", true, func(r *Result) (float64, bool) {
 			if r.Server == nil {
@@ -734,10 +872,26 @@ func median(v []float64) (med, lo, hi float64) {
 
 func (s *suite) write(stdout io.Writer, took time.Duration) error {
 	var md strings.Builder
-	fmt.Fprintf(&md, "# wsbench suite: wsplex vs websocketd\n\n%s, %d repetition(s), phases of %v, took %s.\n",
-		time.Now().Format(time.RFC3339), s.c.reps, s.c.dur, took.Round(time.Second))
-	fmt.Fprintf(&md, "Each figure: median [min-max] over repetitions; ratio = wsplex/websocketd of the medians ")
-	fmt.Fprintf(&md, "(for latencies, memory and CPU lower is better; for rates higher is better).\n\n")
+	names := s.serverNames()
+	cols := summaryColumns(names)
+	fmt.Fprintf(&md, "# wsbench suite: %s\n\n%s, %d repetition(s) interleaved (%s), phases of %v, took %s.\n",
+		strings.Join(names, " vs "), time.Now().Format(time.RFC3339), s.c.reps, strings.Join(names, " "), s.c.dur, took.Round(time.Second))
+	fmt.Fprintf(&md, "Each figure: median [min-max] over repetitions; ")
+	for i, c := range cols {
+		if i > 0 {
+			fmt.Fprintf(&md, ", ")
+		}
+		fmt.Fprintf(&md, "%s = %s/%s", c.title, c.num, c.den)
+	}
+	fmt.Fprintf(&md, " of the medians (for latencies, memory and CPU lower is better; for rates higher is better).\n")
+	if s.c.prev != "" {
+		fmt.Fprintf(&md, "wsplex-prev is %s", s.c.prev)
+		if s.c.prevDesc != "" {
+			fmt.Fprintf(&md, ", built from %s", s.c.prevDesc)
+		}
+		fmt.Fprintf(&md, ".\n")
+	}
+	fmt.Fprintf(&md, "Server CPU: %s.\n\n", cpuSources(s.results))
 	for _, n := range s.notes {
 		fmt.Fprintf(&md, "- note: %s\n", n)
 	}
@@ -755,7 +909,11 @@ func (s *suite) write(stdout io.Writer, took time.Duration) error {
 	}
 	for _, k := range order {
 		g := groups[k]
-		fmt.Fprintf(&md, "\n## %s (child %s) %s\n\n| figure | wsplex | websocketd | ratio |\n|---|---|---|---|\n", k.sc, k.child, k.desc)
+		fmt.Fprintf(&md, "\n## %s (child %s) %s\n\n| figure | %s |", k.sc, k.child, k.desc, strings.Join(names, " | "))
+		for _, c := range cols {
+			fmt.Fprintf(&md, " %s |", c.title)
+		}
+		fmt.Fprintf(&md, "\n|---|%s\n", strings.Repeat("---|", len(names)+len(cols)))
 		figs := resultFigures(g[0])
 		seen := map[string]bool{}
 		for _, r := range g[1:] {
@@ -766,9 +924,9 @@ func (s *suite) write(stdout io.Writer, took time.Duration) error {
 				continue
 			}
 			seen[f.name] = true
-			var cell [2]string
-			var med [2]float64
-			for i, name := range []string{"wsplex", "websocketd"} {
+			cell := make([]string, len(names))
+			med := map[string]float64{}
+			for i, name := range names {
 				var vs []float64
 				for _, r := range g {
 					if r.Label != name {
@@ -780,11 +938,11 @@ func (s *suite) write(stdout io.Writer, took time.Duration) error {
 				}
 				if len(vs) == 0 {
 					cell[i] = "n/a"
-					med[i] = math.NaN()
+					med[name] = math.NaN()
 					continue
 				}
 				m, lo, hi := median(vs)
-				med[i] = m
+				med[name] = m
 				cell[i] = fmtNum3(m)
 				if len(vs) > 1 {
 					cell[i] += fmt.Sprintf(" [%s-%s]", fmtNum3(lo), fmtNum3(hi))
@@ -793,14 +951,18 @@ func (s *suite) write(stdout io.Writer, took time.Duration) error {
 					cell[i] += " " + f.unit
 				}
 			}
-			if cell[0] == "n/a" && cell[1] == "n/a" {
+			some := false
+			for _, c := range cell {
+				some = some || c != "n/a"
+			}
+			if !some {
 				continue
 			}
-			ratio := "n/a"
-			if !math.IsNaN(med[0]) && !math.IsNaN(med[1]) && med[1] != 0 {
-				ratio = fmt.Sprintf("%.2f", med[0]/med[1])
+			fmt.Fprintf(&md, "| %s | %s |", f.name, strings.Join(cell, " | "))
+			for _, c := range cols {
+				fmt.Fprintf(&md, " %s |", ratioCell(med, c))
 			}
-			fmt.Fprintf(&md, "| %s | %s | %s | %s |\n", f.name, cell[0], cell[1], ratio)
+			fmt.Fprintf(&md, "\n")
 		}
 		var probs []string
 		for _, r := range g {
@@ -825,7 +987,7 @@ func (s *suite) write(stdout io.Writer, took time.Duration) error {
 		return err
 	}
 	intro := "<p>Raw results: results.jsonl; summary: summary.md.</p>"
-	if err := os.WriteFile(filepath.Join(s.c.out, "report.html"), RenderHTML("wsbench suite: wsplex vs websocketd", s.results, intro), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.c.out, "report.html"), RenderHTML("wsbench suite: "+strings.Join(names, " vs "), s.results, intro), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, md.String())
@@ -834,6 +996,65 @@ func (s *suite) write(stdout io.Writer, took time.Duration) error {
 		return errors.New("no results")
 	}
 	return nil
+}
+
+// serverNames are the labels of the suite's servers, in run order.
+func (s *suite) serverNames() []string {
+	var out []string
+	for _, sp := range s.servers {
+		out = append(out, sp.name)
+	}
+	return out
+}
+
+// ratioColumn is one ratio column of the summary: num/den of the medians.
+type ratioColumn struct{ title, num, den string }
+
+// summaryColumns: wsplex against websocketd always, and against the previous
+// wsplex when there is one (the change itself).
+func summaryColumns(names []string) []ratioColumn {
+	has := map[string]bool{}
+	for _, n := range names {
+		has[n] = true
+	}
+	var out []ratioColumn
+	if has["wsplex"] && has["websocketd"] {
+		out = append(out, ratioColumn{"new/websocketd", "wsplex", "websocketd"})
+	}
+	if has["wsplex"] && has["wsplex-prev"] {
+		out = append(out, ratioColumn{"new/prev", "wsplex", "wsplex-prev"})
+	}
+	return out
+}
+
+func ratioCell(med map[string]float64, c ratioColumn) string {
+	a, aok := med[c.num]
+	b, bok := med[c.den]
+	if !aok || !bok || math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+// cpuSources says how the results' server CPU was counted.
+func cpuSources(rs []*Result) string {
+	n := map[string]int{}
+	for _, r := range rs {
+		if r.Server != nil {
+			n[r.Server.CPUSource]++
+		}
+	}
+	var parts []string
+	if n["cgroup"] > 0 {
+		parts = append(parts, fmt.Sprintf("%d run(s) from the daemon's own cgroup (daemon, helper processes and every child, exited ones included)", n["cgroup"]))
+	}
+	if n["proc"] > 0 {
+		parts = append(parts, fmt.Sprintf("%d run(s) from /proc (daemon plus its live descendants; children that exit between samples are missed)", n["proc"]))
+	}
+	if len(parts) == 0 {
+		return "not sampled"
+	}
+	return strings.Join(parts, "; ")
 }
 
 func dedup(s []string) []string {

@@ -67,6 +67,18 @@ func (r *Request) hasToken(name, token string) bool {
 // listHasToken reports whether the comma separated list has an element equal
 // to token, ignoring ASCII case and the optional whitespace around elements.
 func listHasToken(list, token string) bool {
+	found := false
+	listElements(list, func(elem string) bool {
+		found = equalFold(elem, token)
+		return !found
+	})
+	return found
+}
+
+// listElements calls yield with each non-empty element of a comma separated
+// header list, the optional whitespace around it trimmed, until yield
+// returns false. The elements alias list: nothing is allocated.
+func listElements(list string, yield func(string) bool) bool {
 	for len(list) > 0 {
 		elem := list
 		if i := indexByteString(list, ','); i >= 0 {
@@ -80,11 +92,11 @@ func listHasToken(list, token string) bool {
 		for len(elem) > 0 && isOWS(elem[len(elem)-1]) {
 			elem = elem[:len(elem)-1]
 		}
-		if equalFold(elem, token) {
-			return true
+		if elem != "" && !yield(elem) {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // equalFold is strings.EqualFold for ASCII only: header names are tokens,

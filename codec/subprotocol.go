@@ -11,23 +11,8 @@ func (r *Request) Subprotocols(yield func(string) bool) {
 		if !equalFold(r.Headers[i].Name, "Sec-WebSocket-Protocol") {
 			continue
 		}
-		list := r.Headers[i].Value
-		for len(list) > 0 {
-			elem := list
-			if j := indexByteString(list, ','); j >= 0 {
-				elem, list = list[:j], list[j+1:]
-			} else {
-				list = ""
-			}
-			for len(elem) > 0 && isOWS(elem[0]) {
-				elem = elem[1:]
-			}
-			for len(elem) > 0 && isOWS(elem[len(elem)-1]) {
-				elem = elem[:len(elem)-1]
-			}
-			if elem != "" && !yield(elem) {
-				return
-			}
+		if !listElements(r.Headers[i].Value, yield) {
+			return
 		}
 	}
 }

@@ -22,8 +22,9 @@ const (
 	Writable
 	// Hangup: the peer has gone (EPOLLRDHUP/EPOLLHUP, EV_EOF). Data sent
 	// before it may still be waiting: read until end of file. On Linux it
-	// is reported also while reading is paused (once per pause); on the
-	// BSDs a paused watch learns it on resume, as Readable|Hangup.
+	// is reported also while reading is paused (edge-triggered then: not
+	// on every wait, though a re-armed write interest may repeat it); on
+	// the BSDs a paused watch learns it on resume, as Readable|Hangup.
 	Hangup
 	// Error: the descriptor has a pending error (EPOLLERR, EV_ERROR).
 	Error

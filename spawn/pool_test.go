@@ -75,12 +75,16 @@ func waitFilled(t *testing.T, pool *Pool) {
 func TestPoolBacksOffFromAProgramThatCannotWait(t *testing.T) {
 	s := newSpawner(t)
 	pool := s.NewPool(Spec{Path: lookPath(t, "true"), Args: []string{"true"}}, 2)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		pool.mu.Lock()
 		deaths := pool.deaths
 		pool.mu.Unlock()
 		if deaths >= 3 {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d deaths counted after 10 s of children that exit at once, want 3", deaths)
 		}
 		waitTick()
 	}

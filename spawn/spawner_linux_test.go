@@ -218,6 +218,7 @@ func TestPendingStartFailsWhenSpawnerDies(t *testing.T) {
 	c.mu.Lock()
 	l := c.cur
 	c.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		l.mu.Lock()
 		k := len(l.pending)
@@ -225,14 +226,27 @@ func TestPendingStartFailsWhenSpawnerDies(t *testing.T) {
 		if k > 0 {
 			break
 		}
+		if time.Now().After(deadline) {
+			_ = unix.Kill(old, unix.SIGKILL)
+			t.Fatal("the start is not pending after 10 s")
+		}
 		time.Sleep(time.Millisecond) // polling the outcome, not ordering events
 	}
 	restarted := c.nextRestart()
 	_ = unix.Kill(old, unix.SIGKILL)
-	if err := <-res; err == nil {
-		t.Fatal("Start succeeded on a spawner that was killed while stopped")
+	select {
+	case err := <-res:
+		if err == nil {
+			t.Fatal("Start succeeded on a spawner that was killed while stopped")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Start still waiting 10 s after its spawner was killed")
 	}
-	<-restarted
+	select {
+	case <-restarted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("spawner not restarted")
+	}
 	n := make(chanNotifier, 4)
 	p, err := s.Start(Spec{Path: lookPath(t, "true"), Args: []string{"true"}}, n)
 	if err != nil {

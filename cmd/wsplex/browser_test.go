@@ -6,11 +6,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // browserResult is what drive.mjs prints.
@@ -52,9 +56,13 @@ func runBrowserScript(t *testing.T, limit time.Duration, res any, script string,
 	node, chromium, artifacts := browserTools(t)
 	name := args[len(args)-1]
 	shot = filepath.Join(artifacts, name+".png")
-	argv := append([]string{filepath.Join(browserDir, script)}, args[:len(args)-1]...)
-	cmd := exec.Command(node, append(argv, shot)...)
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	argv := append([]string{node, filepath.Join(browserDir, script)}, args[:len(args)-1]...)
+	// The script runs under this test binary as a reaper (runReaper): what
+	// Chromium leaves behind when it exits is reaped there, not left as
+	// zombies for a PID 1 that does not reap.
+	cmd := exec.Command(os.Args[0], append(argv, shot)...)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, reaperEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.WaitDelay = 5 * time.Second
@@ -67,7 +75,7 @@ func runBrowserScript(t *testing.T, limit time.Duration, res any, script string,
 	select {
 	case err = <-done:
 	case <-time.After(limit):
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 		t.Fatalf("%s %v still running after %v; stderr:\n%s", script, args, limit, &errb)
 	}
@@ -102,3 +110,52 @@ func browserTools(t *testing.T) (node, chromium, artifacts string) {
 	}
 	return node, chromium, artifacts
 }
+
+// reaperEnv, set in its environment, makes the test binary run its
+// arguments as a command under runReaper instead of running tests.
+const reaperEnv = "WSPLEX_TEST_REAPER"
+
+// runReaper runs argv as a child subreaper: it waits for the command, then
+// for every process orphaned below it (Chromium's crash handler and zygote
+// outlive the browser by a moment), killing those still there after
+// reaperGrace, and returns the command's exit code.
+func runReaper(argv []string) int {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "reaper:", err)
+		return 1
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	code := 0
+	if err := cmd.Run(); err != nil {
+		code = 1
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() > 0 {
+			code = ee.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, "reaper:", err)
+	}
+	deadline := time.Now().Add(reaperGrace)
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		switch {
+		case err == unix.ECHILD:
+			return code
+		case err != nil && err != unix.EINTR:
+			fmt.Fprintln(os.Stderr, "reaper: wait4:", err)
+			return 1
+		case pid > 0:
+			continue
+		}
+		if time.Now().After(deadline) {
+			below, _ := descendants(os.Getpid())
+			for _, st := range below {
+				_ = unix.Kill(st.Pid, unix.SIGKILL)
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // polling: an orphan's exit sends no event we can wait on here
+	}
+}
+
+// reaperGrace is how long runReaper lets orphans end by themselves.
+const reaperGrace = 5 * time.Second

@@ -81,6 +81,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(reaperEnv) != "" {
+		os.Exit(runReaper(os.Args[1:]))
+	}
 	dir, err := os.MkdirTemp("", "wsplex-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -333,14 +336,37 @@ type daemonOptions struct {
 }
 
 // startDaemon starts the daemon on a free loopback port with
-// --port=N --address=127.0.0.1 followed by args, and returns once the port
-// accepts connections. It is stopped (SIGTERM, then SIGKILL) when the test ends.
+// --port=N --address=127.0.0.1 followed by args, and returns once it
+// listens on every address it was given. It is stopped (SIGTERM, then
+// SIGKILL) when the test ends.
 func startDaemon(t testing.TB, args ...string) *daemon {
 	t.Helper()
 	return startDaemonWith(t, daemonOptions{}, args...)
 }
 
+// startDaemonWith is startDaemon with opts. The port freePort found was
+// free a moment before the daemon listens, and another process (a
+// parallel test, another test run on the machine) may take it meanwhile:
+// a daemon that then cannot listen ("address already in use") is started
+// again on another port.
 func startDaemonWith(t testing.TB, opts daemonOptions, args ...string) *daemon {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		d, started := launchDaemon(t, opts, args)
+		if started {
+			return d
+		}
+		inUse := strings.Contains(d.log.String(), "address already in use")
+		if !inUse || opts.NoTCP || attempt == 3 {
+			t.Fatalf("daemon exited (%v) before it listened:\n%s", d.waitErr, d.log)
+		}
+		t.Logf("port %d was taken before the daemon listened on it; starting it again on another", d.port)
+	}
+}
+
+// launchDaemon starts the daemon once, and waits until it listens (true)
+// or has exited (false).
+func launchDaemon(t testing.TB, opts daemonOptions, args []string) (*daemon, bool) {
 	t.Helper()
 	bin := requireDaemon(t)
 	d := &daemon{log: newLineLog(), done: make(chan struct{})}
@@ -379,18 +405,52 @@ func startDaemonWith(t testing.TB, opts daemonOptions, args ...string) *daemon {
 		}
 	})
 
-	// Await every listener the daemon was asked for: it listens on them one
-	// after another, so the first accepting says nothing of the others.
-	if opts.UnixSocket != "" {
-		d.awaitListening(t, "unix", opts.UnixSocket)
+	// Await every listener the daemon was asked for: the first accepting
+	// says nothing of the others.
+	if opts.UnixSocket != "" && !d.awaitListening(t, "unix", opts.UnixSocket) {
+		return d, false
 	}
-	if !opts.NoTCP {
-		d.awaitListening(t, "tcp", d.addr)
-		for _, a := range extraAddresses(args) {
-			d.awaitListening(t, "tcp", net.JoinHostPort(strings.Trim(a, "[]"), strconv.Itoa(d.port)))
+	if opts.NoTCP {
+		return d, true
+	}
+	addrs := []string{d.addr}
+	for _, a := range extraAddresses(args) {
+		addrs = append(addrs, net.JoinHostPort(strings.Trim(a, "[]"), strconv.Itoa(d.port)))
+	}
+	for _, a := range addrs {
+		if !d.awaitListening(t, "tcp", a) {
+			return d, false
 		}
 	}
-	return d
+	// What accepts may be another process that took the port first, while
+	// this daemon fails to listen on it. The daemon logs its listeners once
+	// it has opened them all (wsplex; websocketd logs them first, before
+	// listening, which the dials above await).
+	if logsInfo(args) {
+		if _, logged := d.findLine(t, 0, "Starting WebSocket server", waitTimeout); !logged {
+			return d, false
+		}
+	}
+	return d, true
+}
+
+// logsInfo reports whether a daemon run with args logs INFO lines
+// (--loglevel=L or --loglevel L, up to COMMAND).
+func logsInfo(args []string) bool {
+	for i, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			break
+		}
+		name, v, ok := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name != "loglevel" {
+			continue
+		}
+		if !ok && i+1 < len(args) {
+			v = args[i+1]
+		}
+		return v == "debug" || v == "trace" || v == "access" || v == "info"
+	}
+	return true
 }
 
 // extraAddresses returns the values of the --address flags in args (the
@@ -409,10 +469,11 @@ func extraAddresses(args []string) []string {
 	return out
 }
 
-// awaitListening retries a dial until it succeeds, the daemon exits, or
-// waitTimeout passes. Each attempt is answered at once (accepted or refused);
-// the pause between attempts grows from 2 ms to 50 ms.
-func (d *daemon) awaitListening(t testing.TB, network, addr string) {
+// awaitListening retries a dial until it succeeds (true) or the daemon
+// exits (false); it fails the test after waitTimeout. Each attempt is
+// answered at once (accepted or refused); the pause between attempts grows
+// from 2 ms to 50 ms.
+func (d *daemon) awaitListening(t testing.TB, network, addr string) bool {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	pause := 2 * time.Millisecond
@@ -420,7 +481,7 @@ func (d *daemon) awaitListening(t testing.TB, network, addr string) {
 		c, err := net.DialTimeout(network, addr, time.Second)
 		if err == nil {
 			c.Close()
-			return
+			return true
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("daemon not accepting on %s %s after %v: %v\n%s", network, addr, waitTimeout, err, d.log)
@@ -429,7 +490,7 @@ func (d *daemon) awaitListening(t testing.TB, network, addr string) {
 		select {
 		case <-d.done:
 			retry.Stop()
-			t.Fatalf("daemon exited before listening on %s (%v):\n%s", addr, d.waitErr, d.log)
+			return false
 		case <-retry.C:
 		}
 		pause = min(2*pause, 50*time.Millisecond)
@@ -467,18 +528,30 @@ func (d *daemon) waitLog(t testing.TB, substr string, timeout time.Duration) str
 // waitLogSince is waitLog for the lines after mark (from logMark).
 func (d *daemon) waitLogSince(t testing.TB, mark int, substr string, timeout time.Duration) string {
 	t.Helper()
+	line, ok := d.findLine(t, mark, substr, timeout)
+	if !ok {
+		t.Fatalf("daemon exited (%v) without logging %q:\n%s", d.waitErr, substr, d.log)
+	}
+	return line
+}
+
+// findLine waits for a line after mark containing substr and returns it
+// (true), or reports that the daemon exited without logging one (false);
+// it fails the test after timeout.
+func (d *daemon) findLine(t testing.TB, mark int, substr string, timeout time.Duration) (string, bool) {
+	t.Helper()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for exited := false; ; {
 		lines, changed := d.log.snapshot()
 		for _, ln := range lines[min(mark, len(lines)):] {
 			if strings.Contains(ln.Text, substr) {
-				return ln.Text
+				return ln.Text, true
 			}
 		}
 		mark = len(lines)
 		if exited {
-			t.Fatalf("daemon exited (%v) without logging %q:\n%s", d.waitErr, substr, d.log)
+			return "", false
 		}
 		select {
 		case <-changed:
@@ -759,8 +832,7 @@ func progBin(t testing.TB, name string) string {
 
 // startDaemonNoFile is startDaemon with RLIMIT_NOFILE (soft and hard) set
 // to nofile in the daemon: it runs as `sh -c 'ulimit -n N; exec daemon ...'`,
-// so the pid is the daemon's. The harness has no hook for this, hence the
-// copy of its start-up plumbing.
+// so the pid is the daemon's (daemonOptions.NoFile).
 func startDaemonNoFile(t testing.TB, nofile int, args ...string) *daemon {
 	t.Helper()
 	return startDaemonWith(t, daemonOptions{NoFile: nofile}, args...)
@@ -798,36 +870,33 @@ type metricsScraper struct {
 	hc  *http.Client
 }
 
-// startMetricsDaemon starts the daemon with --metrics on a free loopback
-// port and waits until the endpoint answers. nofile > 0 runs it with that
-// open-files limit (startDaemonNoFile).
+// startMetricsDaemon starts the daemon with --metrics on a loopback port
+// the system picks (port 0: no other process can take it between choosing
+// and listening) and reads it from the startup line, which the daemon
+// writes once it listens there. nofile > 0 runs it with that open-files
+// limit (startDaemonNoFile).
 func startMetricsDaemon(t testing.TB, nofile int, args ...string) (*daemon, *metricsScraper) {
 	t.Helper()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	args = append([]string{"--metrics=" + addr}, args...)
+	args = append([]string{"--metrics=127.0.0.1:0"}, args...)
 	var d *daemon
 	if nofile > 0 {
 		d = startDaemonNoFile(t, nofile, args...)
 	} else {
 		d = startDaemon(t, args...)
 	}
+	const prefix = "Serving metrics             : "
+	line := d.waitLog(t, prefix, waitTimeout)
+	url := line[strings.Index(line, prefix)+len(prefix):]
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.HasSuffix(url, "/metrics") {
+		t.Fatalf("metrics startup line %q: want http://127.0.0.1:PORT/metrics", line)
+	}
 	m := &metricsScraper{
-		url: "http://" + addr + "/metrics",
+		url: url,
 		// No keep-alive: every scrape costs the daemon the same (one
 		// short-lived connection), so counts compare.
 		hc: &http.Client{Timeout: waitTimeout, Transport: &http.Transport{DisableKeepAlives: true}},
 	}
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		_, err := m.get()
-		if err == nil {
-			return d, m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics endpoint %s: %v", m.url, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling for the listener
-	}
+	return d, m
 }
 
 // get returns every sample by its full name, labels included

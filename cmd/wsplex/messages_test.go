@@ -275,42 +275,50 @@ func TestMsgInvalidUTF8FromChild(t *testing.T) {
 }
 
 // TestMsgPassStderr: with --passstderr both streams arrive as JSON, in the
-// order the child wrote them (the child pauses between lines, so that one
-// poller sees them one at a time).
+// order the child wrote them. The child writes its next line only once the
+// client has received the previous one (it waits for a line on stdin), so
+// the order is the child's and not a race between two pipes: a pause
+// between the writes would not order them on a loaded machine, where the
+// daemon may find both pipes readable at once.
 func TestMsgPassStderr(t *testing.T) {
 	t.Parallel()
 	script := writeScript(t, "both.sh", `#!/bin/bash
 echo out1
-sleep 0.1
+read -r _
 echo err1 >&2
-sleep 0.1
+read -r _
 echo 'out "2"'
-sleep 0.1
+read -r _
 printf 'err\t2 \\ ü\n' >&2
-sleep 0.1
+read -r _
 echo out3
 `)
 	d := startDaemon(t, "--passstderr", script)
 	c := dialWS(t, d.url("/"))
-	msgs, code, reason := readUntilClose(t, c, waitTimeout)
 	type item struct {
 		Stream string `json:"stream"`
 		Data   string `json:"data"`
 	}
 	want := []item{{"stdout", "out1"}, {"stderr", "err1"}, {"stdout", `out "2"`}, {"stderr", "err\t2 \\ ü"}, {"stdout", "out3"}}
-	var got []item
-	for _, m := range texts(t, msgs) {
+	for i, w := range want {
+		m := c.readMessage(t, waitTimeout)
+		if m.Op != ws.OpText {
+			t.Fatalf("message %d: got %s, want %q", i, m, w)
+		}
 		var it item
-		dec := json.NewDecoder(strings.NewReader(m))
+		dec := json.NewDecoder(bytes.NewReader(m.Data))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&it); err != nil {
-			t.Fatalf("message %q is not {stream,data} JSON: %v", m, err)
+			t.Fatalf("message %q is not {stream,data} JSON: %v", m.Data, err)
 		}
-		got = append(got, it)
+		if it != w {
+			t.Errorf("message %d: %q, want %q", i, it, w)
+		}
+		if i < len(want)-1 {
+			c.sendText(t, "next") // the child writes its next line
+		}
 	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("messages %q, want %q", got, want)
-	}
+	code, reason := c.readClose(t, waitTimeout)
 	if testingWsplex() && code != ws.StatusNormalClosure {
 		t.Errorf("close %d %q, want 1000", code, reason)
 	}

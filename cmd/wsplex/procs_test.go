@@ -123,9 +123,19 @@ func procChildren(t testing.TB, ppid int) []procStat {
 // children, ...), zombies included.
 func procDescendants(t testing.TB, root int) []procStat {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
+	out, err := descendants(root)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// descendants is procDescendants returning the error, for code that has no
+// test to fail.
+func descendants(root int) ([]procStat, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
 	}
 	byParent := map[int][]procStat{}
 	for _, e := range ents {
@@ -148,7 +158,7 @@ func procDescendants(t testing.TB, root int) []procStat {
 		}
 		queue = queue[1:]
 	}
-	return out
+	return out, nil
 }
 
 // daemonProcs splits the processes below the daemon into its helpers

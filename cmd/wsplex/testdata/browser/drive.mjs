@@ -7,27 +7,10 @@
 //
 // It prints one JSON object on stdout ({"ok":true,...} or {"ok":false,"error":...})
 // and exits 0 either way unless it crashed. Every wait is bounded.
-import { chromium } from "playwright-core";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { run } from "./browser.mjs";
 
 const [mode, url, shot] = process.argv.slice(2);
-const timeout = 15000;
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "wsplex-chromium-"));
-const result = { ok: false, mode };
-let context;
-try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1000, height: 640 },
-    timeout,
-  });
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(timeout);
+await run({ width: 1000, height: 640 }, { mode }, async (_context, page, result) => {
   const requests = [];
   page.on("request", (r) => requests.push(r.url()));
   await page.goto(url, { waitUntil: "load" });
@@ -36,14 +19,7 @@ try {
   else throw new Error("unknown mode " + mode);
   result.requests = requests;
   await page.screenshot({ path: shot, fullPage: true });
-  result.ok = true;
-} catch (e) {
-  result.error = String(e && e.stack || e);
-} finally {
-  if (context) await context.close().catch(() => {});
-  fs.rmSync(userDataDir, { recursive: true, force: true });
-}
-console.log(JSON.stringify(result));
+});
 
 async function driveConsole(page, result) {
   result.defaultURL = await page.inputValue("#url");

@@ -8,27 +8,11 @@
 //
 // It prints one JSON object on stdout ({"ok":true,...} or {"ok":false,"error":...})
 // and exits 0 either way unless it crashed. Every wait is bounded.
-import { chromium } from "playwright-core";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { run, timeout } from "./browser.mjs";
 
 const [mode, url, shot] = process.argv.slice(2);
-const timeout = 15000;
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "wsplex-chromium-"));
-const result = { ok: false, mode };
-let context;
-try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 800, height: 560 },
-    timeout,
-  });
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(timeout);
+const result = { mode };
+await run({ width: 800, height: 560 }, result, async (context, page) => {
   result.consoleErrors = [];
   page.on("console", (m) => { if (m.type() === "error") result.consoleErrors.push(m.text()); });
   if (mode === "ex1") await ex1(page);
@@ -37,14 +21,7 @@ try {
   else if (mode === "console") await consoleProtocol(page);
   else throw new Error("unknown mode " + mode);
   await page.screenshot({ path: shot, fullPage: true });
-  result.ok = true;
-} catch (e) {
-  result.error = String(e && e.stack || e);
-} finally {
-  if (context) await context.close().catch(() => {});
-  fs.rmSync(userDataDir, { recursive: true, force: true });
-}
-console.log(JSON.stringify(result));
+});
 
 async function ex1(page) {
   const alerted = new Promise((resolve) => {

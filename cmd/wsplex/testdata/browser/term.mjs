@@ -9,31 +9,16 @@
 // waits for the close status. The screenshot is taken at the end. Prints one
 // JSON object ({"ok":true,...} or {"ok":false,"error":...}); every wait is
 // bounded.
-import { chromium } from "playwright-core";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { run } from "./browser.mjs";
 
 const [url, shot] = process.argv.slice(2);
-const timeout = 15000;
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "wsplex-chromium-"));
-const result = { ok: false };
-let context, page;
+let page;
 const rows = () => page.$$eval(".xterm-rows > div", (ds) => ds.map((d) => d.textContent.replace(/\s+$/, "")));
 async function waitRow(text) {
   await page.waitForFunction((t) => [...document.querySelectorAll(".xterm-rows > div")].some((d) => d.textContent.trim() === t), text);
 }
-try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 900, height: 500 },
-    timeout,
-  });
-  page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(timeout);
+await run({ width: 900, height: 500 }, {}, async (_context, p, result) => {
+  page = p;
   const requests = [];
   page.on("request", (r) => requests.push(r.url()));
   await page.goto(url, { waitUntil: "load" });
@@ -58,15 +43,7 @@ try {
   result.rows = (await rows()).filter((r) => r !== "");
   result.requests = requests;
   await page.screenshot({ path: shot });
-  result.ok = true;
-} catch (e) {
-  result.error = String(e && e.stack || e);
-  if (page) {
-    result.rows = await rows().catch(() => []);
-    await page.screenshot({ path: shot }).catch(() => {});
-  }
-} finally {
-  if (context) await context.close().catch(() => {});
-  fs.rmSync(userDataDir, { recursive: true, force: true });
-}
-console.log(JSON.stringify(result));
+}, async (p, result) => {
+  result.rows = await rows().catch(() => []);
+  await p.screenshot({ path: shot }).catch(() => {});
+});
