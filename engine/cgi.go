@@ -6,6 +6,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+
+	"github.com/wsplex/wsplex/internal/confine"
 )
 
 // serveCGI runs the --cgidir script the URL path names, if there is one,
@@ -47,16 +49,16 @@ func (w *web) serveCGI(rw http.ResponseWriter, r *http.Request, f *Fields) bool 
 // cgiScript maps the request to a regular file under --cgidir.
 func (w *web) cgiScript(r *http.Request) (string, bool) {
 	p := r.URL.Path
-	if suspectPath(r.URL.EscapedPath()) || suspectPath(p) {
+	if confine.Suspect(r.URL.EscapedPath()) || confine.Suspect(p) {
 		return "", false
 	}
-	p, ok := resolveDots("/" + p)
+	p, ok := confine.ResolveDots("/" + p)
 	if !ok {
 		return "", false
 	}
-	file := filepath.Join(w.cgi.dir, filepath.FromSlash(path.Clean(p)))
+	file := filepath.Join(w.cgi.Dir(), filepath.FromSlash(path.Clean(p)))
 	st, err := os.Stat(file)
-	if err != nil || !st.Mode().IsRegular() || !w.cgi.contains(file) {
+	if err != nil || !st.Mode().IsRegular() || !w.cgi.Contains(file) {
 		return "", false
 	}
 	return file, true

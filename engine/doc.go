@@ -28,9 +28,9 @@
 //   - upgrade.go: plain HTTP answers and the WebSocket handshake; the
 //     child is started without the loop waiting for it (prefork.go,
 //     spawn.StartAsync), and childStarted takes the connection up again;
-//   - route.go, origin.go, confine.go: which program an upgrade runs
-//     (--dir), whether its Origin may (--origin, --sameorigin), and how
-//     URL paths are kept inside their directories;
+//   - route.go, origin.go: which program an upgrade runs (--dir) and
+//     whether its Origin may (--origin, --sameorigin); URL paths are kept
+//     inside their directories by package internal/confine;
 //   - signed.go, subprotocol.go, proxyproto.go: the rest of the handshake:
 //     signed expiring URLs (--signed-urls, checked first), the subprotocol
 //     answered (--subprotocol, --protodir), and the client's address

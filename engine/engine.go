@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/internal/confine"
 	"github.com/wsplex/wsplex/platform"
 	"github.com/wsplex/wsplex/reactor"
 	"github.com/wsplex/wsplex/spawn"
@@ -36,8 +37,8 @@ type Engine struct {
 	tlsConf   *tls.Config    // nil without --ssl
 	redirects []*redirect    // --redirport
 	bridges   sync.WaitGroup // TLS connections (tlsbridge.go)
-	dirJail   jail           // --dir (route.go)
-	protoJail jail           // --protodir (subprotocol.go)
+	dirJail   confine.Jail   // --dir (route.go)
+	protoJail confine.Jail   // --protodir (subprotocol.go)
 	signer    *signer        // --signed-urls (signed.go); nil when off
 	web       *web           // plain HTTP served by net/http; nil if only 404s (web.go)
 

@@ -6,6 +6,8 @@ import (
 	"log"
 	"net/http"
 	"time"
+
+	"github.com/wsplex/wsplex/internal/confine"
 )
 
 // web is the plain HTTP side of the daemon: one http.Server shared by every
@@ -16,7 +18,7 @@ type web struct {
 	e      *Engine
 	srv    *http.Server
 	static http.Handler // nil without --staticdir
-	cgi    jail
+	cgi    confine.Jail
 	errLog *log.Logger // net/http's and net/http/cgi's complaints, as ERROR lines
 }
 
@@ -24,10 +26,10 @@ type web struct {
 // when plain HTTP has anything to serve, the web side. New calls it.
 func (e *Engine) initRouting() {
 	if e.cfg.Dir != "" {
-		e.dirJail = newJail(e.cfg.Dir)
+		e.dirJail = confine.New(e.cfg.Dir)
 	}
 	if e.cfg.ProtoDir != "" {
-		e.protoJail = newJail(e.cfg.ProtoDir)
+		e.protoJail = confine.New(e.cfg.ProtoDir)
 	}
 	if e.cfg.StaticDir == "" && e.cfg.CGIDir == "" && !e.cfg.DevConsole {
 		return
@@ -38,7 +40,7 @@ func (e *Engine) initRouting() {
 		w.static = http.FileServer(newStaticFS(e.cfg.StaticDir, e.cfg.StaticList, e.cfg.StaticDotfiles))
 	}
 	if e.cfg.CGIDir != "" {
-		w.cgi = newJail(e.cfg.CGIDir)
+		w.cgi = confine.New(e.cfg.CGIDir)
 	}
 	w.srv = &http.Server{
 		Handler: w,
@@ -87,7 +89,7 @@ func (w *web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.serveConsole(rw, r)
 	case w.e.cfg.CGIDir != "" && w.serveCGI(rw, r, f):
 	case w.static != nil:
-		if suspectPath(r.URL.EscapedPath()) {
+		if confine.Suspect(r.URL.EscapedPath()) {
 			w.e.log.Log(LevelAccess, "http", f, "NOT FOUND")
 			http.NotFound(rw, r)
 			return
