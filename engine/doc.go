@@ -53,7 +53,9 @@
 //   - timers.go: one loop timer (reactor.Timer, in the loop's heap) per
 //     connection for every deadline it has;
 //   - env.go, lookup.go: the CGI environment of the child, and
-//     --reverselookup's query, made off the loop.
+//     --reverselookup's query, made off the loop;
+//   - logline.go: the log is package internal/logline (websocketd's line
+//     format, the levels); aliases keep its names here.
 //
 // # Nothing after the close frame
 //

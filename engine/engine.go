@@ -11,6 +11,7 @@ import (
 
 	"github.com/wsplex/wsplex/codec"
 	"github.com/wsplex/wsplex/internal/confine"
+	"github.com/wsplex/wsplex/internal/logline"
 	"github.com/wsplex/wsplex/platform"
 	"github.com/wsplex/wsplex/reactor"
 	"github.com/wsplex/wsplex/spawn"
@@ -67,7 +68,7 @@ type Engine struct {
 // so that a port in use is reported before anything else starts.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Log == nil {
-		cfg.Log = NewLogger(discard{}, LevelNone)
+		cfg.Log = logline.NewLogger(discard{}, LevelNone)
 	}
 	if cfg.OutBuffer <= 0 {
 		cfg.OutBuffer = DefaultOutBuffer
