@@ -36,9 +36,9 @@
 //     answered (--subprotocol, --protodir), and the client's address
 //     behind a load balancer (--proxy-protocol, read before the head;
 //     --trusted-proxy);
-//   - handoff.go, web.go, static.go, cgi.go, console.go: plain HTTP leaves
-//     the reactor for one shared net/http server (--staticdir, --cgidir,
-//     --devconsole);
+//   - handoff.go, web.go: plain HTTP leaves the reactor for one shared
+//     net/http server, package web (static files, CGI, the dev console
+//     and its --pty terminal page, --redirport);
 //   - inbound.go: client frames -> the child's stdin, with the TCP read
 //     pause (Watch.PauseRead) when the child is not reading, resumed on
 //     the pipe's Writable;
@@ -48,8 +48,8 @@
 //   - lifecycle.go: child exit, the termination ladder, closing;
 //   - sweep.go: at shutdown, the children the stopped loops can no longer
 //     reach;
-//   - pty.go, term.go: --pty, children on terminals (control messages,
-//     the hangup) and its --devconsole terminal page;
+//   - pty.go: --pty, children on terminals (control messages, the
+//     hangup);
 //   - timers.go: one loop timer (reactor.Timer, in the loop's heap) per
 //     connection for every deadline it has;
 //   - env.go, lookup.go: the CGI environment of the child, and

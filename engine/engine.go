@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/engine/web"
 	"github.com/wsplex/wsplex/internal/confine"
 	"github.com/wsplex/wsplex/internal/logline"
 	"github.com/wsplex/wsplex/platform"
@@ -35,13 +36,13 @@ type Engine struct {
 
 	listeners []net.Listener // TCP and Unix; all TLS with --ssl
 	acceptWG  sync.WaitGroup
-	tlsConf   *tls.Config    // nil without --ssl
-	redirects []*redirect    // --redirport
-	bridges   sync.WaitGroup // TLS connections (tlsbridge.go)
-	dirJail   confine.Jail   // --dir (route.go)
-	protoJail confine.Jail   // --protodir (subprotocol.go)
-	signer    *signer        // --signed-urls (signed.go); nil when off
-	web       *web           // plain HTTP served by net/http; nil if only 404s (web.go)
+	tlsConf   *tls.Config     // nil without --ssl
+	redirects []*web.Redirect // --redirport
+	bridges   sync.WaitGroup  // TLS connections (tlsbridge.go)
+	dirJail   confine.Jail    // --dir (route.go)
+	protoJail confine.Jail    // --protodir (subprotocol.go)
+	signer    *signer         // --signed-urls (signed.go); nil when off
+	web       *web.Server     // plain HTTP served by net/http (package web); nil if only 404s
 
 	nofile   int          // RLIMIT_NOFILE in force
 	conns    atomic.Int64 // sockets held (one fd each)

@@ -75,7 +75,7 @@ func (e *Engine) logListeners() {
 		e.log.Log(LevelInfo, "server", nil, "Starting WebSocket server   : %s://%s/", scheme, displayHostPort(ln.Addr()))
 	}
 	for _, r := range e.redirects {
-		e.log.Log(LevelInfo, "server", nil, "Starting redirect server   : http://%s/", r.name)
+		e.log.Log(LevelInfo, "server", nil, "Starting redirect server   : http://%s/", r.Name())
 	}
 }
 

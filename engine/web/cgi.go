@@ -1,4 +1,4 @@
-package engine
+package web
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/wsplex/wsplex/internal/confine"
+	"github.com/wsplex/wsplex/internal/logline"
 )
 
 // serveCGI runs the --cgidir script the URL path names, if there is one,
@@ -23,31 +24,30 @@ import (
 // net/http/cgi does the CGI/1.1 work: the environment, the request body
 // on stdin, Status: and Location: (a local Location is followed
 // internally, as RFC 3875 says).
-func (w *web) serveCGI(rw http.ResponseWriter, r *http.Request, f *Fields) bool {
+func (w *Server) serveCGI(rw http.ResponseWriter, r *http.Request, f *logline.Fields) bool {
 	file, ok := w.cgiScript(r)
 	if !ok {
 		return false
 	}
 	f.CGIScript = file
-	e := w.e
-	if !e.reserveFork() {
-		e.log.Log(LevelError, "http", f, "Fork not allowed since maxforks amount has been reached. CGI was not run.")
+	if !w.cfg.ReserveFork() {
+		w.log.Log(logline.LevelError, "http", f, "Fork not allowed since maxforks amount has been reached. CGI was not run.")
 		http.Error(rw, "429 Too Many Requests", http.StatusTooManyRequests)
 		return true
 	}
-	defer e.releaseFork()
-	env := []string{"SERVER_SOFTWARE=" + e.cfg.ServerSoftware}
-	if e.cfg.SSL {
+	defer w.cfg.ReleaseFork()
+	env := []string{"SERVER_SOFTWARE=" + w.cfg.ServerSoftware}
+	if w.cfg.SSL {
 		env = append(env, "HTTPS=on")
 	}
-	e.log.Log(LevelAccess, "http", f, "CGI")
+	w.log.Log(logline.LevelAccess, "http", f, "CGI")
 	h := &cgi.Handler{Path: file, Env: env, Logger: w.errLog}
 	h.ServeHTTP(rw, r)
 	return true
 }
 
 // cgiScript maps the request to a regular file under --cgidir.
-func (w *web) cgiScript(r *http.Request) (string, bool) {
+func (w *Server) cgiScript(r *http.Request) (string, bool) {
 	p := r.URL.Path
 	if confine.Suspect(r.URL.EscapedPath()) || confine.Suspect(p) {
 		return "", false
