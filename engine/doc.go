@@ -36,6 +36,8 @@
 //     answered (--subprotocol, --protodir), and the client's address
 //     behind a load balancer (--proxy-protocol, read before the head;
 //     --trusted-proxy);
+//   - tls.go: --ssl, TLS terminated in Go and its plaintext handed to a
+//     loop over a socketpair (package tlsbridge);
 //   - handoff.go, web.go: plain HTTP leaves the reactor for one shared
 //     net/http server, package web (static files, CGI, the dev console
 //     and its --pty terminal page, --redirport);

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/engine/tlsbridge"
 	"github.com/wsplex/wsplex/engine/web"
 	"github.com/wsplex/wsplex/internal/confine"
 	"github.com/wsplex/wsplex/internal/logline"
@@ -38,7 +39,7 @@ type Engine struct {
 	acceptWG  sync.WaitGroup
 	tlsConf   *tls.Config     // nil without --ssl
 	redirects []*web.Redirect // --redirport
-	bridges   sync.WaitGroup  // TLS connections (tlsbridge.go)
+	bridges   sync.WaitGroup  // TLS connections (tls.go)
 	dirJail   confine.Jail    // --dir (route.go)
 	protoJail confine.Jail    // --protodir (subprotocol.go)
 	signer    *signer         // --signed-urls (signed.go); nil when off
@@ -208,7 +209,7 @@ func (e *Engine) shutdown() {
 	_ = e.group.Close()
 	e.sweep()
 	e.closeWeb()
-	e.waitBridges(bridgeLinger + time.Second)
+	e.waitBridges(tlsbridge.Linger + time.Second)
 	if e.pool != nil {
 		e.pool.Close()
 	}
