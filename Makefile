@@ -25,7 +25,7 @@ NODE_DIR     := cmd/wsplex/testdata/node
 NODE_STAMP   := $(NODE_DIR)/node_modules/.package-lock.json
 BROWSER_DIR   := cmd/wsplex/testdata/browser
 BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.package-lock.json
-TERM_DIR      := engine/term
+TERM_DIR      := engine/web/term
 TERM_NPM      := $(TERM_DIR)/node_modules/@xterm
 EXAMPLES_SRC := $(wildcard examples/c/*.c)
 EXAMPLES_BIN := $(patsubst examples/c/%.c,bin/examples/%,$(EXAMPLES_SRC))
@@ -84,10 +84,10 @@ $(BROWSER_STAMP): $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/package.json
 		echo "warning: npm not found: the browser tests will be skipped" >&2; \
 	fi
 
-# xterm.js and its fit addon are vendored in engine/term/ and embedded, so
-# every build has the terminal page without npm. This refreshes them from
-# npm at the versions pinned in engine/term/package-lock.json (npm ci checks
-# the lock's integrity hashes), records their checksums, and runs the test
+# xterm.js and its fit addon are vendored in engine/web/term/ and embedded,
+# so every build has the terminal page without npm. This refreshes them from
+# npm at the versions pinned in engine/web/term/package-lock.json (npm ci
+# checks the lock's integrity hashes), records their checksums, and runs the test
 # that the embedded files are those versions.
 term-assets:
 	$(NPM) ci --prefix $(TERM_DIR) --no-audit --no-fund
@@ -96,7 +96,7 @@ term-assets:
 	cp $(TERM_NPM)/addon-fit/lib/addon-fit.js \
 		$(TERM_NPM)/addon-fit/LICENSE $(TERM_NPM)/addon-fit/package.json $(TERM_DIR)/addon-fit/
 	cd $(TERM_DIR) && sha256sum xterm/* addon-fit/* >SHA256SUMS
-	$(GO) test -count=1 -run '^TestTerm' ./engine
+	$(GO) test -count=1 -run '^TestTerm' ./engine/web
 
 # Every step runs even if an earlier one failed, so one run reports everything.
 test: node-deps build examples

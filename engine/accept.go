@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsplex/wsplex/engine/tlsbridge"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,7 +20,7 @@ import (
 // with a 503 (using a spare fd kept for exactly that), says so in the log,
 // and backs off until fds are free again. A plain socket's descriptor is
 // duplicated for its loop and the net.Conn closed; a TLS connection stays
-// a net.Conn for crypto/tls (tlsbridge.go).
+// a net.Conn for crypto/tls (tls.go, package tlsbridge).
 func (e *Engine) acceptLoop(ln net.Listener) {
 	defer e.acceptWG.Done()
 	spare, _ := os.Open(os.DevNull)
@@ -59,7 +60,7 @@ func (e *Engine) acceptLoop(ln net.Listener) {
 			continue
 		}
 		if e.tlsConf != nil {
-			e.fdsHeld.Add(bridgeFDs)
+			e.fdsHeld.Add(tlsbridge.FDs)
 			e.bridges.Add(1)
 			go e.serveTLS(nc) // handshake off the accept loop
 			continue
@@ -83,7 +84,7 @@ func (e *Engine) enroll(fd int, addr net.Addr, p *peer) {
 	if !l.Post(func() { e.open(l, fd, addr, p) }) {
 		_ = unix.Close(fd)
 		if p != nil {
-			p.bridge.hangup()
+			p.bridge.Hangup()
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wsplex/wsplex/engine/tlsbridge"
 	"github.com/wsplex/wsplex/reactor"
 
 	"github.com/wsplex/wsplex/codec"
@@ -46,9 +47,9 @@ type conn struct {
 	state                  state
 	id                     string
 	remoteAddr, remotePort string
-	proxy                  proxyState // --proxy-protocol (proxyproto.go)
-	fields                 Fields     // log line keys
-	bridge                 *tlsBridge // nil unless the client came over TLS
+	proxy                  proxyState        // --proxy-protocol (proxyproto.go)
+	fields                 Fields            // log line keys
+	bridge                 *tlsbridge.Bridge // nil unless the client came over TLS
 	upgraded               bool
 	handedOff              bool    // plain HTTP, moved to net/http (handoff.go)
 	route                  route   // what the upgrade runs (route.go)
@@ -123,7 +124,7 @@ func (e *Engine) open(l *reactor.Loop, fd int, addr net.Addr, p *peer) {
 	if err != nil {
 		_ = unix.Close(fd)
 		if p != nil {
-			p.bridge.hangup()
+			p.bridge.Hangup()
 		}
 		return
 	}
@@ -134,7 +135,7 @@ func (e *Engine) open(l *reactor.Loop, fd int, addr net.Addr, p *peer) {
 	if !e.track(c) {
 		s.close()
 		if c.bridge != nil {
-			c.bridge.hangup()
+			c.bridge.Hangup()
 		}
 		return
 	}
@@ -230,7 +231,7 @@ func (c *conn) closeSocket() {
 	}
 	s.close()
 	if c.bridge != nil && !c.handedOff {
-		c.bridge.hangup()
+		c.bridge.Hangup()
 	}
 	c.socketGone()
 }

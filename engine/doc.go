@@ -28,17 +28,19 @@
 //   - upgrade.go: plain HTTP answers and the WebSocket handshake; the
 //     child is started without the loop waiting for it (prefork.go,
 //     spawn.StartAsync), and childStarted takes the connection up again;
-//   - route.go, origin.go, confine.go: which program an upgrade runs
-//     (--dir), whether its Origin may (--origin, --sameorigin), and how
-//     URL paths are kept inside their directories;
+//   - route.go, origin.go: which program an upgrade runs (--dir) and
+//     whether its Origin may (--origin, --sameorigin); URL paths are kept
+//     inside their directories by package internal/confine;
 //   - signed.go, subprotocol.go, proxyproto.go: the rest of the handshake:
 //     signed expiring URLs (--signed-urls, checked first), the subprotocol
 //     answered (--subprotocol, --protodir), and the client's address
 //     behind a load balancer (--proxy-protocol, read before the head;
 //     --trusted-proxy);
-//   - handoff.go, web.go, static.go, cgi.go, console.go: plain HTTP leaves
-//     the reactor for one shared net/http server (--staticdir, --cgidir,
-//     --devconsole);
+//   - tls.go: --ssl, TLS terminated in Go and its plaintext handed to a
+//     loop over a socketpair (package tlsbridge);
+//   - handoff.go, web.go: plain HTTP leaves the reactor for one shared
+//     net/http server, package web (static files, CGI, the dev console
+//     and its --pty terminal page, --redirport);
 //   - inbound.go: client frames -> the child's stdin, with the TCP read
 //     pause (Watch.PauseRead) when the child is not reading, resumed on
 //     the pipe's Writable;
@@ -48,12 +50,14 @@
 //   - lifecycle.go: child exit, the termination ladder, closing;
 //   - sweep.go: at shutdown, the children the stopped loops can no longer
 //     reach;
-//   - pty.go, term.go: --pty, children on terminals (control messages,
-//     the hangup) and its --devconsole terminal page;
+//   - pty.go: --pty, children on terminals (control messages, the
+//     hangup);
 //   - timers.go: one loop timer (reactor.Timer, in the loop's heap) per
 //     connection for every deadline it has;
 //   - env.go, lookup.go: the CGI environment of the child, and
-//     --reverselookup's query, made off the loop.
+//     --reverselookup's query, made off the loop;
+//   - logline.go: the log is package internal/logline (websocketd's line
+//     format, the levels); aliases keep its names here.
 //
 // # Nothing after the close frame
 //

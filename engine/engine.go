@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/engine/tlsbridge"
+	"github.com/wsplex/wsplex/engine/web"
+	"github.com/wsplex/wsplex/internal/confine"
+	"github.com/wsplex/wsplex/internal/logline"
 	"github.com/wsplex/wsplex/platform"
 	"github.com/wsplex/wsplex/reactor"
 	"github.com/wsplex/wsplex/spawn"
@@ -33,13 +37,13 @@ type Engine struct {
 
 	listeners []net.Listener // TCP and Unix; all TLS with --ssl
 	acceptWG  sync.WaitGroup
-	tlsConf   *tls.Config    // nil without --ssl
-	redirects []*redirect    // --redirport
-	bridges   sync.WaitGroup // TLS connections (tlsbridge.go)
-	dirJail   jail           // --dir (route.go)
-	protoJail jail           // --protodir (subprotocol.go)
-	signer    *signer        // --signed-urls (signed.go); nil when off
-	web       *web           // plain HTTP served by net/http; nil if only 404s (web.go)
+	tlsConf   *tls.Config     // nil without --ssl
+	redirects []*web.Redirect // --redirport
+	bridges   sync.WaitGroup  // TLS connections (tls.go)
+	dirJail   confine.Jail    // --dir (route.go)
+	protoJail confine.Jail    // --protodir (subprotocol.go)
+	signer    *signer         // --signed-urls (signed.go); nil when off
+	web       *web.Server     // plain HTTP served by net/http (package web); nil if only 404s
 
 	nofile   int          // RLIMIT_NOFILE in force
 	conns    atomic.Int64 // sockets held (one fd each)
@@ -66,7 +70,7 @@ type Engine struct {
 // so that a port in use is reported before anything else starts.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Log == nil {
-		cfg.Log = NewLogger(discard{}, LevelNone)
+		cfg.Log = logline.NewLogger(discard{}, LevelNone)
 	}
 	if cfg.OutBuffer <= 0 {
 		cfg.OutBuffer = DefaultOutBuffer
@@ -205,7 +209,7 @@ func (e *Engine) shutdown() {
 	_ = e.group.Close()
 	e.sweep()
 	e.closeWeb()
-	e.waitBridges(bridgeLinger + time.Second)
+	e.waitBridges(tlsbridge.Linger + time.Second)
 	if e.pool != nil {
 		e.pool.Close()
 	}

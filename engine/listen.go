@@ -3,6 +3,8 @@ package engine
 import (
 	"net"
 	"strconv"
+
+	"github.com/wsplex/wsplex/engine/tlsbridge"
 )
 
 // listen opens every listener the configuration asks for, before anything
@@ -18,7 +20,7 @@ import (
 // socket file this call created).
 func (e *Engine) listen() error {
 	if e.cfg.SSL {
-		conf, err := loadTLS(e.cfg)
+		conf, err := tlsbridge.LoadConfig(e.cfg.SSLCert, e.cfg.SSLKey, e.cfg.SSLCA)
 		if err != nil {
 			return &ListenError{Err: err}
 		}
@@ -75,7 +77,7 @@ func (e *Engine) logListeners() {
 		e.log.Log(LevelInfo, "server", nil, "Starting WebSocket server   : %s://%s/", scheme, displayHostPort(ln.Addr()))
 	}
 	for _, r := range e.redirects {
-		e.log.Log(LevelInfo, "server", nil, "Starting redirect server   : http://%s/", r.name)
+		e.log.Log(LevelInfo, "server", nil, "Starting redirect server   : http://%s/", r.Name())
 	}
 }
 

@@ -3,6 +3,8 @@ package engine
 import (
 	"net"
 	"strconv"
+
+	"github.com/wsplex/wsplex/engine/tlsbridge"
 )
 
 // peer travels with a socket handed to a loop (Engine.enroll) when the
@@ -10,8 +12,8 @@ import (
 // the loop through a socketpair, whose addresses say nothing about the
 // client.
 type peer struct {
-	addr   net.Addr   // the client's address
-	bridge *tlsBridge // the pumps between the client and the socketpair
+	addr   net.Addr          // the client's address
+	bridge *tlsbridge.Bridge // the pumps between the client and the socketpair
 }
 
 // setRemote fills REMOTE_ADDR/REMOTE_PORT and c.bridge from the accepted
@@ -38,7 +40,7 @@ func (c *conn) setRemote(addr net.Addr, p *peer) {
 // bridge the bridge stops reading the client.
 func (c *conn) pauseRead() error {
 	if c.bridge != nil {
-		c.bridge.pause()
+		c.bridge.Pause()
 		return nil
 	}
 	return c.gc.PauseRead()
@@ -46,7 +48,7 @@ func (c *conn) pauseRead() error {
 
 func (c *conn) resumeRead() error {
 	if c.bridge != nil {
-		c.bridge.resume()
+		c.bridge.Resume()
 		return nil
 	}
 	return c.gc.ResumeRead()

@@ -1,11 +1,13 @@
 package engine
 
 import (
-	"github.com/wsplex/wsplex/codec"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/internal/confine"
 )
 
 // route is what a WebSocket URL runs. In single-command mode it is
@@ -28,24 +30,24 @@ type route struct {
 //
 // Confinement: encoded slashes and backslashes and NULs are refused before
 // any file is looked at; "." and ".." segments are resolved first, and a
-// ".." that would leave DIR is refused (resolveDots); the script found must
+// ".." that would leave DIR is refused (confine.ResolveDots); the script found must
 // resolve, symlinks followed, to a file inside DIR.
-func routeDir(j jail, rawPath string) (rt route, ok bool) {
-	if suspectPath(rawPath) {
+func routeDir(j confine.Jail, rawPath string) (rt route, ok bool) {
+	if confine.Suspect(rawPath) {
 		return route{}, false
 	}
 	p, err := url.PathUnescape(rawPath)
-	if err != nil || !strings.HasPrefix(p, "/") || suspectPath(p) {
+	if err != nil || !strings.HasPrefix(p, "/") || confine.Suspect(p) {
 		return route{}, false
 	}
-	if p, ok = resolveDots(p); !ok {
+	if p, ok = confine.ResolveDots(p); !ok {
 		return route{}, false
 	}
 	parts := strings.Split(p[1:], "/")
 	scriptName := ""
 	for i, part := range parts {
 		scriptName += "/" + part
-		file := filepath.Join(j.dir, filepath.FromSlash(scriptName))
+		file := filepath.Join(j.Dir(), filepath.FromSlash(scriptName))
 		st, err := os.Stat(file)
 		last := i == len(parts)-1
 		switch {
@@ -55,7 +57,7 @@ func routeDir(j jail, rawPath string) (rt route, ok bool) {
 			return route{}, false
 		case st.IsDir():
 			continue
-		case !st.Mode().IsRegular() || !j.contains(file):
+		case !st.Mode().IsRegular() || !j.Contains(file):
 			return route{}, false
 		}
 		rt = route{script: file, scriptName: scriptName}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/internal/confine"
 )
 
 // Subprotocol negotiation (Sec-WebSocket-Protocol).
@@ -79,13 +80,13 @@ func offeredList(req *codec.Request) string {
 // jail. The name is one file name: no separator, no NUL, nothing starting
 // with a dot ("..", ".hidden"), and the file, symlinks followed, must be
 // an executable regular file inside the directory.
-func protoProgram(j jail, name string) (string, bool) {
+func protoProgram(j confine.Jail, name string) (string, bool) {
 	if name == "" || name[0] == '.' || strings.ContainsAny(name, "/\\\x00") {
 		return "", false
 	}
-	file := filepath.Join(j.dir, name)
+	file := filepath.Join(j.Dir(), name)
 	st, err := os.Stat(file)
-	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 || !j.contains(file) {
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 || !j.Contains(file) {
 		return "", false
 	}
 	return file, true

@@ -2,40 +2,54 @@ package engine
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"fmt"
-	"os"
+	"net"
+	"time"
+
+	"github.com/wsplex/wsplex/engine/tlsbridge"
 )
 
-// loadTLS builds the server's TLS configuration from --sslcert, --sslkey
-// and --sslca. It runs at startup, so a missing or mismatched file is a
-// "Can't start server" (exit 3), as with websocketd, and not a failure on
-// the first connection.
-//
-// TLS 1.2 is the floor: older versions have no cipher suite worth keeping.
-// With --sslca every client must present a certificate that chains to that
-// CA; a client without one fails the handshake and never reaches HTTP.
-func loadTLS(cfg Config) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(cfg.SSLCert, cfg.SSLKey)
-	if err != nil {
-		return nil, err
-	}
-	conf := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-		NextProtos:   []string{"http/1.1"},
-	}
-	if cfg.SSLCA != "" {
-		pem, err := os.ReadFile(cfg.SSLCA)
+// serveTLS runs one TLS connection: handshake (bounded like a request
+// head), then the bridge (package tlsbridge) until both directions are
+// done. The accept loop has counted tlsbridge.FDs in fdsHeld and added to
+// e.bridges.
+func (e *Engine) serveTLS(nc net.Conn) {
+	defer e.bridges.Done()
+	defer e.fdsHeld.Add(-tlsbridge.FDs)
+	client := nc.RemoteAddr()
+	if e.proxySource(client) {
+		pc, addr, err := e.readProxyTLS(nc)
 		if err != nil {
-			return nil, err
+			e.log.Log(LevelAccess, "server", nil, "Bad PROXY protocol header before TLS from %s: %v", client, err)
+			_ = nc.Close()
+			return
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("no PEM certificate found in %s", cfg.SSLCA)
-		}
-		conf.ClientCAs = pool
-		conf.ClientAuth = tls.RequireAndVerifyClientCert
+		nc, client = pc, addr
 	}
-	return conf, nil
+	tc := tls.Server(nc, e.tlsConf)
+	_ = tc.SetDeadline(time.Now().Add(HeadTimeout))
+	if err := tc.Handshake(); err != nil {
+		e.log.Log(LevelInfo, "server", nil, "TLS handshake error from %s: %v", nc.RemoteAddr(), err)
+		_ = nc.Close()
+		return
+	}
+	_ = tc.SetDeadline(time.Time{})
+	b, theirs, err := tlsbridge.New(tc)
+	if err != nil {
+		e.log.Log(LevelError, "server", nil, "Could not bridge TLS connection from %s: %v", nc.RemoteAddr(), err)
+		_ = tc.Close()
+		return
+	}
+	e.enroll(theirs, nil, &peer{addr: client, bridge: b})
+	b.Run()
+}
+
+// waitBridges gives the TLS pumps up to limit to deliver their last bytes
+// (the 1001 close frames of shutdown) before the process exits.
+func (e *Engine) waitBridges(limit time.Duration) {
+	done := make(chan struct{})
+	go func() { e.bridges.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wsplex/wsplex/engine"
+	"github.com/wsplex/wsplex/internal/logline"
 	"github.com/wsplex/wsplex/spawn"
 )
 
@@ -178,7 +179,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 	if len(args) == 0 {
 		return fail(exitInvalid, true, "Command line arguments are missing.")
 	}
-	level, err := engine.ParseLevel(o.logLevel)
+	level, err := logline.ParseLevel(o.logLevel)
 	if err != nil {
 		return fail(exitInvalid, true, "Incorrect loglevel flag '%s'. Use --help to see allowed values.", o.logLevel)
 	}
@@ -295,8 +296,8 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 		if o.staticDir == "" {
 			other = "--cgidir"
 		}
-		lg := engine.NewLogger(stdout, level)
-		lg.Log(engine.LevelFatal, "server", nil, "Invalid parameters: --devconsole cannot be used with %s. Pick one.", other)
+		lg := logline.NewLogger(stdout, level)
+		lg.Log(logline.LevelFatal, "server", nil, "Invalid parameters: --devconsole cannot be used with %s. Pick one.", other)
 		_ = lg.Close()
 		return engine.Config{}, exitDevConsole
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/wsplex/wsplex/engine"
+	"github.com/wsplex/wsplex/internal/logline"
 	"github.com/wsplex/wsplex/spawn"
 )
 
@@ -41,7 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// default SIGPIPE behaviour (`yes | head` in a script must still end).
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
-	log := engine.NewLogger(stdout, cfg.LogLevel)
+	log := logline.NewLogger(stdout, cfg.LogLevel)
 	defer func() {
 		if err := log.Close(); err != nil {
 			fmt.Fprintf(stderr, "wsplex: %v\n", err)
@@ -60,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &le) {
 		// websocketd: log.Fatal("server", "Can't start server: %s", err);
 		// os.Exit(3) -- a FATAL log line on stdout.
-		log.Log(engine.LevelFatal, "server", nil, "Can't start server: %s", le.Err)
+		log.Log(logline.LevelFatal, "server", nil, "Can't start server: %s", le.Err)
 		return exitListen
 	}
 	fmt.Fprintf(stderr, "wsplex: %v\n", err)

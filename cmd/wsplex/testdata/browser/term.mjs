@@ -1,5 +1,5 @@
 // Drives headless Chromium through the --pty --devconsole terminal page
-// (engine/term.html) for cmd/wsplex/pty_browser_test.go:
+// (engine/web/term.html) for cmd/wsplex/pty_browser_test.go:
 //
 //   node term.mjs URL SCREENSHOT
 //

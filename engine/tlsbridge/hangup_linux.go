@@ -1,4 +1,4 @@
-package engine
+package tlsbridge
 
 import "golang.org/x/sys/unix"
 

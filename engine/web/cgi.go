@@ -1,4 +1,4 @@
-package engine
+package web
 
 import (
 	"net/http"
@@ -6,6 +6,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+
+	"github.com/wsplex/wsplex/internal/confine"
+	"github.com/wsplex/wsplex/internal/logline"
 )
 
 // serveCGI runs the --cgidir script the URL path names, if there is one,
@@ -21,42 +24,41 @@ import (
 // net/http/cgi does the CGI/1.1 work: the environment, the request body
 // on stdin, Status: and Location: (a local Location is followed
 // internally, as RFC 3875 says).
-func (w *web) serveCGI(rw http.ResponseWriter, r *http.Request, f *Fields) bool {
+func (w *Server) serveCGI(rw http.ResponseWriter, r *http.Request, f *logline.Fields) bool {
 	file, ok := w.cgiScript(r)
 	if !ok {
 		return false
 	}
 	f.CGIScript = file
-	e := w.e
-	if !e.reserveFork() {
-		e.log.Log(LevelError, "http", f, "Fork not allowed since maxforks amount has been reached. CGI was not run.")
+	if !w.cfg.ReserveFork() {
+		w.log.Log(logline.LevelError, "http", f, "Fork not allowed since maxforks amount has been reached. CGI was not run.")
 		http.Error(rw, "429 Too Many Requests", http.StatusTooManyRequests)
 		return true
 	}
-	defer e.releaseFork()
-	env := []string{"SERVER_SOFTWARE=" + e.cfg.ServerSoftware}
-	if e.cfg.SSL {
+	defer w.cfg.ReleaseFork()
+	env := []string{"SERVER_SOFTWARE=" + w.cfg.ServerSoftware}
+	if w.cfg.SSL {
 		env = append(env, "HTTPS=on")
 	}
-	e.log.Log(LevelAccess, "http", f, "CGI")
+	w.log.Log(logline.LevelAccess, "http", f, "CGI")
 	h := &cgi.Handler{Path: file, Env: env, Logger: w.errLog}
 	h.ServeHTTP(rw, r)
 	return true
 }
 
 // cgiScript maps the request to a regular file under --cgidir.
-func (w *web) cgiScript(r *http.Request) (string, bool) {
+func (w *Server) cgiScript(r *http.Request) (string, bool) {
 	p := r.URL.Path
-	if suspectPath(r.URL.EscapedPath()) || suspectPath(p) {
+	if confine.Suspect(r.URL.EscapedPath()) || confine.Suspect(p) {
 		return "", false
 	}
-	p, ok := resolveDots("/" + p)
+	p, ok := confine.ResolveDots("/" + p)
 	if !ok {
 		return "", false
 	}
-	file := filepath.Join(w.cgi.dir, filepath.FromSlash(path.Clean(p)))
+	file := filepath.Join(w.cgi.Dir(), filepath.FromSlash(path.Clean(p)))
 	st, err := os.Stat(file)
-	if err != nil || !st.Mode().IsRegular() || !w.cgi.contains(file) {
+	if err != nil || !st.Mode().IsRegular() || !w.cgi.Contains(file) {
 		return "", false
 	}
 	return file, true

@@ -1,4 +1,4 @@
-package engine
+package web
 
 import (
 	_ "embed"
@@ -19,13 +19,13 @@ var consoleHTML string
 // http://host/foo lets one try ws://host/foo at once. The URL comes from
 // the request (Host header and target), so it is HTML-escaped: websocketd
 // put it in the page as it came, which made the console a reflected XSS.
-func (w *web) serveConsole(rw http.ResponseWriter, r *http.Request) {
-	if w.e.cfg.PTY {
+func (w *Server) serveConsole(rw http.ResponseWriter, r *http.Request) {
+	if w.cfg.PTY {
 		w.serveTerm(rw, r) // term.go
 		return
 	}
-	addr := w.e.scheme("ws") + "://" + r.Host + r.RequestURI
+	addr := w.scheme("ws") + "://" + r.Host + r.RequestURI
 	page := strings.ReplaceAll(consoleHTML, "{{addr}}", html.EscapeString(addr))
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
-	http.ServeContent(rw, r, "", w.e.started, strings.NewReader(page))
+	http.ServeContent(rw, r, "", w.cfg.Started, strings.NewReader(page))
 }

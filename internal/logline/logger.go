@@ -1,4 +1,10 @@
-package engine
+// Package logline is the daemon's log: websocketd's line format
+// ("<time> | <LEVEL> | <category> | <key:'value' ...> | <message>"), its
+// levels (--loglevel) and the key:'value' Fields of a connection. Start
+// with Logger, whose Log never waits for the output: lines are queued and
+// written by one goroutine, and dropped and counted when the writer is
+// stuck. level.go has the levels.
+package logline
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package engine
+package web
 
 import (
 	"io/fs"
@@ -6,6 +6,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/wsplex/wsplex/internal/confine"
 )
 
 // staticFS is http.Dir for --staticdir with three refusals added, so that
@@ -23,21 +25,21 @@ import (
 // refused file is indistinguishable from a missing one.
 type staticFS struct {
 	root     http.Dir
-	jail     jail
+	jail     confine.Jail
 	list     bool
 	dotfiles bool
 }
 
 func newStaticFS(dir string, list, dotfiles bool) staticFS {
-	return staticFS{root: http.Dir(dir), jail: newJail(dir), list: list, dotfiles: dotfiles}
+	return staticFS{root: http.Dir(dir), jail: confine.New(dir), list: list, dotfiles: dotfiles}
 }
 
 func (s staticFS) Open(name string) (http.File, error) {
 	clean := path.Clean("/" + name)
-	if suspectPath(name) || (!s.dotfiles && hasDotSegment(clean)) {
+	if confine.Suspect(name) || (!s.dotfiles && hasDotSegment(clean)) {
 		return nil, fs.ErrNotExist
 	}
-	if !s.jail.contains(filepath.Join(s.jail.dir, filepath.FromSlash(clean))) {
+	if !s.jail.Contains(filepath.Join(s.jail.Dir(), filepath.FromSlash(clean))) {
 		return nil, fs.ErrNotExist
 	}
 	f, err := s.root.Open(clean)

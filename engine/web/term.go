@@ -1,4 +1,4 @@
-package engine
+package web
 
 import (
 	"embed"
@@ -92,10 +92,10 @@ var termPage = sync.OnceValue(func() [2]string {
 })
 
 // serveTerm is serveConsole for --pty.
-func (w *web) serveTerm(rw http.ResponseWriter, r *http.Request) {
-	addr := w.e.scheme("ws") + "://" + r.Host + r.RequestURI
+func (w *Server) serveTerm(rw http.ResponseWriter, r *http.Request) {
+	addr := w.scheme("ws") + "://" + r.Host + r.RequestURI
 	p := termPage()
 	page := p[0] + html.EscapeString(addr) + p[1]
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
-	http.ServeContent(rw, r, "", w.e.started, strings.NewReader(page))
+	http.ServeContent(rw, r, "", w.cfg.Started, strings.NewReader(page))
 }

@@ -1,4 +1,29 @@
-package engine
+// Package tlsbridge is TLS (--ssl) on a reactor that has no TLS.
+//
+// The loops only move bytes; crypto/tls needs a blocking net.Conn. So a TLS
+// connection is terminated in Go and its plaintext handed to the reactor
+// through a socketpair: one end is a socket watch on a loop like any
+// accepted socket (the state machine cannot tell the difference), the other
+// end is pumped to and from the tls.Conn by two goroutines with one 16 KiB
+// buffer each. That is the price of wss: two goroutines, two buffers, a
+// tls.Conn and two more fds per connection; plain ws connections pay
+// nothing.
+//
+// Flow control still reaches the client's TCP socket:
+//
+//   - child slow to read: the engine's read pause (its pauseRead calls
+//     Pause) tells the bridge to stop reading the client, as the TCP pause would. The paused
+//     reader parks on the client socket and wakes only when resumed or when
+//     the client hangs up, so a client that goes away is still noticed.
+//   - client slow to read: tls.Conn.Write blocks, the bridge stops draining
+//     the socketpair, the socketpair fills, and the connection's output
+//     queue grows: the engine sees a slow client exactly as on plain TCP.
+//
+// Start with New (the socketpair, after the engine's handshake), then Run
+// (the two pumps); Hangup, Pause and Resume are the engine's calls from its
+// loop. LoadConfig (config.go) builds the tls.Config from --sslcert,
+// --sslkey and --sslca.
+package tlsbridge
 
 import (
 	"crypto/tls"
@@ -12,27 +37,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TLS on a reactor that has no TLS.
-//
-// The loops only move bytes; crypto/tls needs a blocking net.Conn. So a TLS
-// connection is terminated in Go and its plaintext handed to the reactor
-// through a socketpair: one end is a socket watch on a loop like any
-// accepted socket (the state machine cannot tell the difference), the other end is
-// pumped to and from the tls.Conn by two goroutines with one 16 KiB buffer
-// each. That is the price of wss: two goroutines, two buffers, a tls.Conn
-// and two more fds per connection; plain ws connections pay nothing.
-//
-// Flow control still reaches the client's TCP socket:
-//
-//   - child slow to read: the engine's read pause (pauseRead) tells the
-//     bridge to stop reading the client, as the TCP pause would. The paused
-//     reader parks on the client socket and wakes only when resumed or when
-//     the client hangs up, so a client that goes away is still noticed.
-//   - client slow to read: tls.Conn.Write blocks, the bridge stops draining
-//     the socketpair, the socketpair fills, and the connection's output queue grows:
-//     the engine sees a slow client exactly as on plain TCP.
-type tlsBridge struct {
-	e    *Engine
+// Bridge is one TLS connection's pumps: the client's tls.Conn on one side,
+// our end of the socketpair on the other.
+type Bridge struct {
 	tc   *tls.Conn
 	raw  syscall.RawConn // the client's socket, for the read pause
 	side *net.UnixConn   // our end of the socketpair
@@ -49,56 +56,19 @@ const (
 	// bridgeSockBuf caps each direction of the socketpair, which is
 	// buffering on top of the engine's queues and the pumps' buffers.
 	bridgeSockBuf = 64 << 10
-	// bridgeLinger bounds how long the bridge keeps trying to deliver the
+	// Linger bounds how long the bridge keeps trying to deliver the
 	// last bytes once the engine has closed its end (a client that stopped
 	// reading would otherwise hold the goroutine forever).
-	bridgeLinger = 5 * time.Second
-	// bridgeFDs is what a TLS connection holds besides the loop's socket: the
+	Linger = 5 * time.Second
+	// FDs is what a TLS connection holds besides the loop's socket: the
 	// client's socket and our end of the socketpair.
-	bridgeFDs = 2
+	FDs = 2
 )
 
-// serveTLS runs one TLS connection: handshake (bounded like a request
-// head), then the bridge until both directions are done. The accept loop
-// has counted bridgeFDs in fdsHeld and added to e.bridges.
-func (e *Engine) serveTLS(nc net.Conn) {
-	defer e.bridges.Done()
-	defer e.fdsHeld.Add(-bridgeFDs)
-	client := nc.RemoteAddr()
-	if e.proxySource(client) {
-		pc, addr, err := e.readProxyTLS(nc)
-		if err != nil {
-			e.log.Log(LevelAccess, "server", nil, "Bad PROXY protocol header before TLS from %s: %v", client, err)
-			_ = nc.Close()
-			return
-		}
-		nc, client = pc, addr
-	}
-	tc := tls.Server(nc, e.tlsConf)
-	_ = tc.SetDeadline(time.Now().Add(HeadTimeout))
-	if err := tc.Handshake(); err != nil {
-		e.log.Log(LevelInfo, "server", nil, "TLS handshake error from %s: %v", nc.RemoteAddr(), err)
-		_ = nc.Close()
-		return
-	}
-	_ = tc.SetDeadline(time.Time{})
-	b, theirs, err := newBridge(e, tc)
-	if err != nil {
-		e.log.Log(LevelError, "server", nil, "Could not bridge TLS connection from %s: %v", nc.RemoteAddr(), err)
-		_ = tc.Close()
-		return
-	}
-	e.enroll(theirs, nil, &peer{addr: client, bridge: b})
-	done := make(chan struct{})
-	go func() { b.toClient(); close(done) }()
-	b.fromClient()
-	<-done
-	_ = b.side.Close()
-}
-
-// newBridge makes the socketpair. The end returned, non-blocking, is for a
-// loop (Engine.enroll): to the engine it is a socket like any other.
-func newBridge(e *Engine, tc *tls.Conn) (*tlsBridge, int, error) {
+// New makes the socketpair for tc, whose handshake is done. The end
+// returned, non-blocking, is for a loop (Engine.enroll): to the engine it
+// is a socket like any other.
+func New(tc *tls.Conn) (*Bridge, int, error) {
 	sc, ok := tc.NetConn().(syscall.Conn)
 	if !ok {
 		return nil, -1, syscall.EINVAL
@@ -132,7 +102,7 @@ func newBridge(e *Engine, tc *tls.Conn) (*tlsBridge, int, error) {
 		_ = unix.Close(fds[1])
 		return nil, -1, err
 	}
-	return &tlsBridge{e: e, tc: tc, raw: raw, side: ours}, fds[1], nil
+	return &Bridge{tc: tc, raw: raw, side: ours}, fds[1], nil
 }
 
 // fileUnixConn wraps a socket fd as a *net.UnixConn (net.FileConn dups it,
@@ -152,9 +122,19 @@ func fileUnixConn(fd int, name string) (*net.UnixConn, error) {
 	return uc, nil
 }
 
+// Run pumps both ways until both directions are done, then closes our end
+// of the socketpair.
+func (b *Bridge) Run() {
+	done := make(chan struct{})
+	go func() { b.toClient(); close(done) }()
+	b.fromClient()
+	<-done
+	_ = b.side.Close()
+}
+
 // fromClient pumps client -> reactor. At the client's EOF (or any error)
 // it half-closes the socketpair, which the loop sees as the client's EOF.
-func (b *tlsBridge) fromClient() {
+func (b *Bridge) fromClient() {
 	buf := make([]byte, bridgeBuf)
 	for {
 		if err := b.waitResumed(); err != nil {
@@ -176,7 +156,7 @@ func (b *tlsBridge) fromClient() {
 // toClient pumps reactor -> client until the engine closes its end (or
 // the client is gone), then closes the TLS connection: close_notify, FIN,
 // and fromClient's Read returns.
-func (b *tlsBridge) toClient() {
+func (b *Bridge) toClient() {
 	buf := make([]byte, bridgeBuf)
 	for {
 		n, err := b.side.Read(buf)
@@ -192,23 +172,23 @@ func (b *tlsBridge) toClient() {
 	_ = b.tc.Close()
 }
 
-// hangup is the engine's socket closing (on its loop). What the bridge still
-// has for the client gets bridgeLinger to go out.
-func (b *tlsBridge) hangup() {
+// Hangup is the engine's socket closing (on its loop). What the bridge still
+// has for the client gets Linger to go out.
+func (b *Bridge) Hangup() {
 	if b.writeDL.CompareAndSwap(false, true) {
-		_ = b.tc.SetWriteDeadline(time.Now().Add(bridgeLinger))
+		_ = b.tc.SetWriteDeadline(time.Now().Add(Linger))
 	}
 }
 
-// pause and resume are the engine's read pause (on its loop): stop reading
+// Pause and Resume are the engine's read pause (on its loop): stop reading
 // the client until the child has taken its input. They never block.
-func (b *tlsBridge) pause() {
+func (b *Bridge) Pause() {
 	b.mu.Lock()
 	b.paused = true
 	b.mu.Unlock()
 }
 
-func (b *tlsBridge) resume() {
+func (b *Bridge) Resume() {
 	b.mu.Lock()
 	b.paused = false
 	if b.parked {
@@ -220,10 +200,10 @@ func (b *tlsBridge) resume() {
 }
 
 // waitResumed returns at once unless paused; paused, it parks on the
-// client's socket without reading it until resume, or until the client
+// client's socket without reading it until Resume, or until the client
 // hangs up (then the rest is read and forwarded, and its EOF with it). An
 // error means the socket is closed.
-func (b *tlsBridge) waitResumed() error {
+func (b *Bridge) waitResumed() error {
 	b.mu.Lock()
 	if !b.paused {
 		b.mu.Unlock()
@@ -245,15 +225,4 @@ func (b *tlsBridge) waitResumed() error {
 		return err
 	}
 	return nil
-}
-
-// waitBridges gives the TLS pumps up to limit to deliver their last bytes
-// (the 1001 close frames of shutdown) before the process exits.
-func (e *Engine) waitBridges(limit time.Duration) {
-	done := make(chan struct{})
-	go func() { e.bridges.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(limit):
-	}
 }

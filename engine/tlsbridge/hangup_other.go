@@ -1,6 +1,6 @@
 //go:build !linux
 
-package engine
+package tlsbridge
 
 import "golang.org/x/sys/unix"
 
