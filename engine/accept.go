@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsplex/wsplex/engine/tlsbridge"
+	"github.com/wsplex/wsplex/internal/logline"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,7 +41,7 @@ func (e *Engine) acceptLoop(ln net.Listener) {
 			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				if time.Since(lastWarn) > time.Second {
 					lastWarn = time.Now()
-					e.log.Log(LevelError, "server", nil, "Refusing connections: open-files limit reached (%d fds; %d connections held): %v", e.nofile, e.conns.Load(), err)
+					e.log.Log(logline.LevelError, "server", nil, "Refusing connections: open-files limit reached (%d fds; %d connections held): %v", e.nofile, e.conns.Load(), err)
 				}
 				e.metrics.refused.WithLabelValues("fd_limit").Inc()
 				spare = e.shed(ln, spare)
@@ -54,7 +55,7 @@ func (e *Engine) acceptLoop(ln net.Listener) {
 			e.metrics.refused.WithLabelValues("fd_limit").Inc()
 			if time.Since(lastWarn) > time.Second {
 				lastWarn = time.Now()
-				e.log.Log(LevelError, "server", nil, "Refusing connections: open-files limit reached (%d fds; %d connections held)", e.nofile, e.conns.Load())
+				e.log.Log(logline.LevelError, "server", nil, "Refusing connections: open-files limit reached (%d fds; %d connections held)", e.nofile, e.conns.Load())
 			}
 			refuse(nc)
 			continue
@@ -67,7 +68,7 @@ func (e *Engine) acceptLoop(ln net.Listener) {
 		}
 		fd, err := takeFD(nc)
 		if err != nil {
-			e.log.Log(LevelError, "server", nil, "Could not register connection from %s: %v", nc.RemoteAddr(), err)
+			e.log.Log(logline.LevelError, "server", nil, "Could not register connection from %s: %v", nc.RemoteAddr(), err)
 			_ = nc.Close()
 			continue
 		}

@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/wsplex/wsplex/internal/logline"
 )
 
 // Config is everything the daemon needs to run. cmd/wsplex builds it from
@@ -44,8 +46,8 @@ type Config struct {
 	HeadersWS []string // only on the 101
 
 	// Observability.
-	LogLevel    Level
-	Log         *Logger
+	LogLevel    logline.Level
+	Log         *logline.Logger
 	MetricsAddr string // "" = off; else serve Prometheus text at http://ADDR/metrics
 
 	// ServerSoftware is SERVER_SOFTWARE for children, e.g. "wsplex/0.1.0".

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wsplex/wsplex/engine/tlsbridge"
+	"github.com/wsplex/wsplex/internal/logline"
 	"github.com/wsplex/wsplex/reactor"
 
 	"github.com/wsplex/wsplex/codec"
@@ -48,7 +49,7 @@ type conn struct {
 	id                     string
 	remoteAddr, remotePort string
 	proxy                  proxyState        // --proxy-protocol (proxyproto.go)
-	fields                 Fields            // log line keys
+	fields                 logline.Fields    // log line keys
 	bridge                 *tlsbridge.Bridge // nil unless the client came over TLS
 	upgraded               bool
 	handedOff              bool    // plain HTTP, moved to net/http (handoff.go)

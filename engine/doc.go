@@ -56,8 +56,9 @@
 //     connection for every deadline it has;
 //   - env.go, lookup.go: the CGI environment of the child, and
 //     --reverselookup's query, made off the loop;
-//   - logline.go: the log is package internal/logline (websocketd's line
-//     format, the levels); aliases keep its names here.
+//
+// The log (websocketd's line format, the levels, the non-blocking queue)
+// is package internal/logline.
 //
 // # Nothing after the close frame
 //

@@ -25,7 +25,7 @@ import (
 // reach them).
 type Engine struct {
 	cfg     Config
-	log     *Logger
+	log     *logline.Logger
 	group   *reactor.Group
 	bufs    []*loopBufs // by loop ID
 	spawner *spawn.Spawner
@@ -70,7 +70,7 @@ type Engine struct {
 // so that a port in use is reported before anything else starts.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Log == nil {
-		cfg.Log = logline.NewLogger(discard{}, LevelNone)
+		cfg.Log = logline.NewLogger(discard{}, logline.LevelNone)
 	}
 	if cfg.OutBuffer <= 0 {
 		cfg.OutBuffer = DefaultOutBuffer
@@ -91,7 +91,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	lim, err := platform.RaiseNoFile()
 	if err != nil {
-		e.log.Log(LevelError, "server", nil, "Could not raise the open-files limit: %v", err)
+		e.log.Log(logline.LevelError, "server", nil, "Could not raise the open-files limit: %v", err)
 		lim = platform.NoFile()
 	}
 	e.nofile = int(lim)
@@ -165,21 +165,21 @@ func (e *Engine) Serve(ctx context.Context) error {
 
 func (e *Engine) logStartup() {
 	if e.cfg.Command != "" {
-		e.log.Log(LevelInfo, "server", nil, "Serving using application   : %s %s", e.cfg.Command, joinArgs(e.cfg.Args))
+		e.log.Log(logline.LevelInfo, "server", nil, "Serving using application   : %s %s", e.cfg.Command, joinArgs(e.cfg.Args))
 	}
 	if e.cfg.ProtoDir != "" {
-		e.log.Log(LevelInfo, "server", nil, "Serving subprotocols from   : %s", e.cfg.ProtoDir)
+		e.log.Log(logline.LevelInfo, "server", nil, "Serving subprotocols from   : %s", e.cfg.ProtoDir)
 	}
 	e.logWebStartup()
 	e.logListeners()
 	if e.cfg.MetricsAddr != "" {
-		e.log.Log(LevelInfo, "server", nil, "Serving metrics             : http://%s/metrics", e.metrics.addr)
+		e.log.Log(logline.LevelInfo, "server", nil, "Serving metrics             : http://%s/metrics", e.metrics.addr)
 	}
 }
 
 // shutdown is the SIGTERM path.
 func (e *Engine) shutdown() {
-	e.log.Log(LevelInfo, "server", nil, "Shutting down: closing %d connections", e.conns.Load())
+	e.log.Log(logline.LevelInfo, "server", nil, "Shutting down: closing %d connections", e.conns.Load())
 	e.closeListeners()
 	e.closeRedirects()
 	e.acceptWG.Wait()
@@ -204,7 +204,7 @@ func (e *Engine) shutdown() {
 	select {
 	case <-e.drained:
 	case <-time.After(limit):
-		e.log.Log(LevelError, "server", nil, "Shutdown: %d connections still open after %v; exiting anyway", e.conns.Load(), limit)
+		e.log.Log(logline.LevelError, "server", nil, "Shutdown: %d connections still open after %v; exiting anyway", e.conns.Load(), limit)
 	}
 	_ = e.group.Close()
 	e.sweep()
@@ -215,7 +215,7 @@ func (e *Engine) shutdown() {
 	}
 	e.spawner.Close()
 	e.metrics.close()
-	e.log.Log(LevelInfo, "server", nil, "Shutdown complete")
+	e.log.Log(logline.LevelInfo, "server", nil, "Shutdown complete")
 }
 
 func (e *Engine) closeListeners() {

@@ -5,6 +5,8 @@ import (
 	"net"
 	"os"
 	"strconv"
+
+	"github.com/wsplex/wsplex/internal/logline"
 )
 
 // Plain HTTP leaves the reactor. Static files, CGI and the dev console are
@@ -34,14 +36,14 @@ import (
 func (c *conn) handOff() bool {
 	fd, err := c.gc.Dup() // close-on-exec: CGI children do not inherit it
 	if err != nil {
-		c.e.log.Log(LevelError, "http", &c.fields, "Could not hand the connection to HTTP: %v", err)
+		c.e.log.Log(logline.LevelError, "http", &c.fields, "Could not hand the connection to HTTP: %v", err)
 		return false
 	}
 	f := os.NewFile(uintptr(fd), "http")
 	nc, err := net.FileConn(f)
 	_ = f.Close()
 	if err != nil {
-		c.e.log.Log(LevelError, "http", &c.fields, "Could not hand the connection to HTTP: %v", err)
+		c.e.log.Log(logline.LevelError, "http", &c.fields, "Could not hand the connection to HTTP: %v", err)
 		return false
 	}
 	buf := c.gc.Peek()

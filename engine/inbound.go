@@ -7,6 +7,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/internal/logline"
 	"github.com/wsplex/wsplex/spawn"
 )
 
@@ -65,7 +66,7 @@ func (c *conn) readFrames() {
 // --inbuffer bytes its child has not taken.
 func (c *conn) checkInBuffer() {
 	if c.gc != nil && c.gc.InboundBuffered() > c.e.cfg.InBuffer {
-		c.e.log.Log(LevelError, "websocket", &c.fields, "Client sent %d bytes its program has not read (limit %d): closing with 1008", c.gc.InboundBuffered(), c.e.cfg.InBuffer)
+		c.e.log.Log(logline.LevelError, "websocket", &c.fields, "Client sent %d bytes its program has not read (limit %d): closing with 1008", c.gc.InboundBuffered(), c.e.cfg.InBuffer)
 		c.gc.Discard(-1)
 		c.protocolError(&codec.CloseError{Code: ws.StatusPolicyViolation, Reason: "program is not reading its input"})
 	}
@@ -75,7 +76,7 @@ func (c *conn) protocolError(err error) {
 	ce := &codec.CloseError{Code: ws.StatusProtocolError, Reason: err.Error()}
 	errors.As(err, &ce)
 	c.e.metrics.protocolErr.WithLabelValues(itoa(int(ce.Code))).Inc()
-	c.e.log.Log(LevelAccess, "websocket", &c.fields, "Closing with %d: %s", ce.Code, ce.Reason)
+	c.e.log.Log(logline.LevelAccess, "websocket", &c.fields, "Closing with %d: %s", ce.Code, ce.Reason)
 	c.inputDone, c.errClose = true, true
 	c.sendClose(ce.Code, ce.Reason)
 	c.clientGone()
@@ -168,7 +169,7 @@ func (c *conn) toChild(payload []byte, nl bool) {
 	default:
 		// The child closed its stdin or is exiting: what it will not
 		// read is dropped, as with websocketd.
-		c.e.log.Log(LevelDebug, "process", &c.fields, "Input dropped: %v", err)
+		c.e.log.Log(logline.LevelDebug, "process", &c.fields, "Input dropped: %v", err)
 	}
 }
 
@@ -178,7 +179,7 @@ func (c *conn) pauseInput() {
 	}
 	c.inPaused = true
 	if err := c.pauseRead(); err != nil {
-		c.e.log.Log(LevelDebug, "websocket", &c.fields, "Could not pause reads: %v", err)
+		c.e.log.Log(logline.LevelDebug, "websocket", &c.fields, "Could not pause reads: %v", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/internal/logline"
 	"github.com/wsplex/wsplex/spawn"
 )
 
@@ -59,9 +60,9 @@ func (c *conn) finishChild() {
 	c.stdinPend = nil
 	code, reason := exitClose(status)
 	c.fields.Status = reason
-	c.e.log.Log(LevelDebug, "process", &c.fields, "Process %s", reason)
+	c.e.log.Log(logline.LevelDebug, "process", &c.fields, "Process %s", reason)
 	if c.dropped > 0 {
-		c.e.log.Log(LevelDebug, "process", &c.fields, "Dropped %d bytes of output written after the connection began closing", c.dropped)
+		c.e.log.Log(logline.LevelDebug, "process", &c.fields, "Dropped %d bytes of output written after the connection began closing", c.dropped)
 	}
 	if c.gc != nil && c.state == stOpen {
 		c.sendClose(code, reason)
@@ -78,7 +79,7 @@ func (c *conn) logDisconnect() {
 		return
 	}
 	c.disconnectLogged = true
-	c.e.log.Log(LevelAccess, "session", &c.fields, "DISCONNECT")
+	c.e.log.Log(logline.LevelAccess, "session", &c.fields, "DISCONNECT")
 }
 
 // exitClose maps an exit status to the close frame wsplex sends: 1000 for
@@ -149,7 +150,7 @@ func (c *conn) lingerCheck() {
 		limit = echoWait
 	}
 	if now.Sub(c.progressAt) > limit {
-		c.e.log.Log(LevelAccess, "websocket", &c.fields, "Client read nothing for %v while closing: dropped", limit)
+		c.e.log.Log(logline.LevelAccess, "websocket", &c.fields, "Client read nothing for %v while closing: dropped", limit)
 		c.closeSocket()
 		return
 	}
@@ -187,7 +188,7 @@ func (c *conn) ladderStep() {
 	rung := c.ladder.Rung()
 	wait, done := c.ladder.Step(c.proc)
 	if rung > spawn.RungStdin {
-		c.e.log.Log(LevelDebug, "process", &c.fields, "Termination ladder: rung %d", rung)
+		c.e.log.Log(logline.LevelDebug, "process", &c.fields, "Termination ladder: rung %d", rung)
 	}
 	if done {
 		// After SIGKILL only the exit event is left to wait for; of

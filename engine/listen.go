@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/wsplex/wsplex/engine/tlsbridge"
+	"github.com/wsplex/wsplex/internal/logline"
 )
 
 // listen opens every listener the configuration asks for, before anything
@@ -71,13 +72,13 @@ func (e *Engine) logListeners() {
 	}
 	for _, ln := range e.listeners {
 		if ua, ok := ln.Addr().(*net.UnixAddr); ok {
-			e.log.Log(LevelInfo, "server", nil, "Starting WebSocket server   : unix socket at %s", ua.Name)
+			e.log.Log(logline.LevelInfo, "server", nil, "Starting WebSocket server   : unix socket at %s", ua.Name)
 			continue
 		}
-		e.log.Log(LevelInfo, "server", nil, "Starting WebSocket server   : %s://%s/", scheme, displayHostPort(ln.Addr()))
+		e.log.Log(logline.LevelInfo, "server", nil, "Starting WebSocket server   : %s://%s/", scheme, displayHostPort(ln.Addr()))
 	}
 	for _, r := range e.redirects {
-		e.log.Log(LevelInfo, "server", nil, "Starting redirect server   : http://%s/", r.Name())
+		e.log.Log(logline.LevelInfo, "server", nil, "Starting redirect server   : http://%s/", r.Name())
 	}
 }
 

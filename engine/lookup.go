@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsplex/wsplex/internal/logline"
 	"github.com/wsplex/wsplex/spawn"
 )
 
@@ -51,7 +52,7 @@ func (c *conn) lookedUp(host string, spec spawn.Spec) {
 		e.fdsHeld.Add(-c.fdsCharged)
 		c.fdsCharged = 0
 		if c.state == stGone {
-			e.log.Log(LevelAccess, "session", &c.fields, "DISCONNECT") // socketGone left it to us
+			e.log.Log(logline.LevelAccess, "session", &c.fields, "DISCONNECT") // socketGone left it to us
 		}
 		c.maybeRelease()
 		return

@@ -8,6 +8,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/internal/logline"
 	"github.com/wsplex/wsplex/spawn"
 )
 
@@ -272,7 +273,7 @@ func (c *conn) dropOutput(n int) {
 }
 
 func (c *conn) logStderr(line []byte) {
-	c.e.log.Log(LevelError, "stderr", &c.fields, "%s", line)
+	c.e.log.Log(logline.LevelError, "stderr", &c.fields, "%s", line)
 }
 
 // textLines turns stdout into text messages, one per line. A line split

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/internal/logline"
 )
 
 // Running behind a load balancer.
@@ -99,7 +100,7 @@ func (c *conn) refuseProxy(why string) {
 	c.fields.Remote = c.remoteAddr
 	c.fields.ID = c.id
 	c.e.metrics.handshakeFail.WithLabelValues("400").Inc()
-	c.e.log.Log(LevelAccess, "http", &c.fields, "%s", why)
+	c.e.log.Log(logline.LevelAccess, "http", &c.fields, "%s", why)
 	c.respond(400, "400 Bad Request\n")
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/internal/logline"
 	"github.com/wsplex/wsplex/spawn"
 )
 
@@ -123,7 +124,7 @@ func (c *conn) control(msg []byte) error {
 		}
 		if c.proc != nil && !c.finished {
 			if err := c.proc.Resize(spawn.Winsize{Cols: uint16(m.Cols), Rows: uint16(m.Rows)}); err != nil {
-				c.e.log.Log(LevelDebug, "process", &c.fields, "Resize: %v", err)
+				c.e.log.Log(logline.LevelDebug, "process", &c.fields, "Resize: %v", err)
 			}
 		}
 		return nil

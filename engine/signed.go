@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/wsplex/wsplex/internal/logline"
 )
 
 // Signed, expiring URLs (--signed-urls).
@@ -183,14 +185,14 @@ func (e *Engine) ReloadKeys() {
 	}
 	keys, warning, err := LoadSigningKeys(e.signer.path)
 	if err != nil {
-		e.log.Log(LevelError, "server", nil, "Signing keys not reloaded, the old ones stay in force: %v", err)
+		e.log.Log(logline.LevelError, "server", nil, "Signing keys not reloaded, the old ones stay in force: %v", err)
 		return
 	}
 	if warning != "" {
-		e.log.Log(LevelError, "server", nil, "Warning: %s", warning)
+		e.log.Log(logline.LevelError, "server", nil, "Warning: %s", warning)
 	}
 	e.signer.cur.Store(newSigningKeys(keys))
-	e.log.Log(LevelInfo, "server", nil, "Signing keys reloaded: %d in force", len(keys))
+	e.log.Log(logline.LevelInfo, "server", nil, "Signing keys reloaded: %d in force", len(keys))
 }
 
 // watchSIGHUP reloads the keys on every SIGHUP until ctx is done.
@@ -223,7 +225,7 @@ func (e *Engine) initSigner() error {
 		return err
 	}
 	if warning != "" {
-		e.log.Log(LevelError, "server", nil, "Warning: %s", warning)
+		e.log.Log(logline.LevelError, "server", nil, "Warning: %s", warning)
 	}
 	e.signer = &signer{path: e.cfg.SignedURLs}
 	e.signer.cur.Store(newSigningKeys(keys))
@@ -249,7 +251,7 @@ func (c *conn) checkSigned(target string) bool {
 		status, body = 410, "410 Gone: the signed URL has expired\n"
 	}
 	e.metrics.handshakeFail.WithLabelValues(itoa(status)).Inc()
-	e.log.Log(LevelAccess, "session", &c.fields, "Signed URL refused: %v", err)
+	e.log.Log(logline.LevelAccess, "session", &c.fields, "Signed URL refused: %v", err)
 	c.respondWith(status, e.httpHeaders(), body)
 	return false
 }

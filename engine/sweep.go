@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wsplex/wsplex/internal/logline"
 	"github.com/wsplex/wsplex/spawn"
 )
 
@@ -103,7 +104,7 @@ func (e *Engine) sweep() {
 	e.late = nil
 	e.handMu.Unlock()
 	if len(procs) > 0 {
-		e.log.Log(LevelError, "server", nil, "Shutdown: killing %d children the event loops left behind", len(procs))
+		e.log.Log(logline.LevelError, "server", nil, "Shutdown: killing %d children the event loops left behind", len(procs))
 		e.disposeAll(procs)
 	}
 }
@@ -126,7 +127,7 @@ func (e *Engine) disposeAll(procs []*spawn.Process) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		if !p.Exited() {
-			e.log.Log(LevelError, "server", nil, "Shutdown: child %d not reaped after SIGKILL", p.Pid)
+			e.log.Log(logline.LevelError, "server", nil, "Shutdown: child %d not reaped after SIGKILL", p.Pid)
 		}
 		p.Release()
 	}

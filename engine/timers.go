@@ -6,6 +6,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/internal/logline"
 )
 
 // deadlines are every timed thing a connection may be waiting for. One
@@ -62,7 +63,7 @@ func (c *conn) onTimer() {
 		c.respond(408, "408 Request Timeout\n")
 	}
 	if due(&c.dl.pong) && c.state == stOpen && c.gc != nil {
-		c.e.log.Log(LevelAccess, "websocket", &c.fields, "No pong for %v: dropping the client", 2*c.e.cfg.PingInterval)
+		c.e.log.Log(logline.LevelAccess, "websocket", &c.fields, "No pong for %v: dropping the client", 2*c.e.cfg.PingInterval)
 		c.e.metrics.closes.WithLabelValues("pong_timeout").Inc()
 		_, _ = c.gc.Write(codec.AppendClose(nil, ws.StatusGoingAway, "ping timeout"))
 		c.closeSent = true

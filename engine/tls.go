@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wsplex/wsplex/engine/tlsbridge"
+	"github.com/wsplex/wsplex/internal/logline"
 )
 
 // serveTLS runs one TLS connection: handshake (bounded like a request
@@ -19,7 +20,7 @@ func (e *Engine) serveTLS(nc net.Conn) {
 	if e.proxySource(client) {
 		pc, addr, err := e.readProxyTLS(nc)
 		if err != nil {
-			e.log.Log(LevelAccess, "server", nil, "Bad PROXY protocol header before TLS from %s: %v", client, err)
+			e.log.Log(logline.LevelAccess, "server", nil, "Bad PROXY protocol header before TLS from %s: %v", client, err)
 			_ = nc.Close()
 			return
 		}
@@ -28,14 +29,14 @@ func (e *Engine) serveTLS(nc net.Conn) {
 	tc := tls.Server(nc, e.tlsConf)
 	_ = tc.SetDeadline(time.Now().Add(HeadTimeout))
 	if err := tc.Handshake(); err != nil {
-		e.log.Log(LevelInfo, "server", nil, "TLS handshake error from %s: %v", nc.RemoteAddr(), err)
+		e.log.Log(logline.LevelInfo, "server", nil, "TLS handshake error from %s: %v", nc.RemoteAddr(), err)
 		_ = nc.Close()
 		return
 	}
 	_ = tc.SetDeadline(time.Time{})
 	b, theirs, err := tlsbridge.New(tc)
 	if err != nil {
-		e.log.Log(LevelError, "server", nil, "Could not bridge TLS connection from %s: %v", nc.RemoteAddr(), err)
+		e.log.Log(logline.LevelError, "server", nil, "Could not bridge TLS connection from %s: %v", nc.RemoteAddr(), err)
 		_ = tc.Close()
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsplex/wsplex/codec"
+	"github.com/wsplex/wsplex/internal/logline"
 	"github.com/wsplex/wsplex/spawn"
 )
 
@@ -27,7 +28,7 @@ func (c *conn) readHead() {
 		return
 	case errors.Is(err, codec.ErrHeadTooLarge):
 		c.e.metrics.handshakeFail.WithLabelValues("431").Inc()
-		c.respond(431, "431 Request Header Fields Too Large\n")
+		c.respond(431, "431 Request Header logline.Fields Too Large\n")
 		return
 	case err != nil:
 		status := 400
@@ -64,7 +65,7 @@ func (c *conn) plainHTTP(req *codec.Request) {
 	if c.e.web != nil && c.handOff() {
 		return
 	}
-	c.e.log.Log(LevelAccess, "http", &c.fields, "NOT FOUND")
+	c.e.log.Log(logline.LevelAccess, "http", &c.fields, "NOT FOUND")
 	c.respondWith(404, c.e.httpHeaders(), "404 page not found\n")
 }
 
@@ -75,25 +76,25 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	}
 	if e.cfg.MaxForks > 0 && e.children.Load() >= int64(e.cfg.MaxForks) {
 		e.metrics.handshakeFail.WithLabelValues("429").Inc()
-		e.log.Log(LevelError, "http", &c.fields, "Max of possible forks already active, upgrade rejected")
+		e.log.Log(logline.LevelError, "http", &c.fields, "Max of possible forks already active, upgrade rejected")
 		c.respondWith(429, e.httpHeaders(), "429 Too Many Requests\n")
 		return
 	}
 	if !e.fdHeadroom(5) {
 		e.metrics.handshakeFail.WithLabelValues("503").Inc()
-		e.log.Log(LevelError, "http", &c.fields, "Open-files limit (%d) reached: upgrade rejected", e.nofile)
+		e.log.Log(logline.LevelError, "http", &c.fields, "Open-files limit (%d) reached: upgrade rejected", e.nofile)
 		c.respondWith(503, e.httpHeaders(), "503 Service Unavailable: too many open files\n")
 		return
 	}
 	if refusal := c.pickProtocol(req); refusal != "" {
 		e.metrics.handshakeFail.WithLabelValues("400").Inc()
-		e.log.Log(LevelAccess, "http", &c.fields, "%s", refusal)
+		e.log.Log(logline.LevelAccess, "http", &c.fields, "%s", refusal)
 		c.respondWith(400, e.httpHeaders(), "400 Bad Request: no acceptable subprotocol\n")
 		return
 	}
 	if !c.routeUpgrade(req) {
 		e.metrics.handshakeFail.WithLabelValues("404").Inc()
-		e.log.Log(LevelAccess, "session", &c.fields, "NOT FOUND: script not found")
+		e.log.Log(logline.LevelAccess, "session", &c.fields, "NOT FOUND: script not found")
 		c.respondWith(404, e.httpHeaders(), "404 Not Found\n")
 		return
 	}
@@ -101,7 +102,7 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	c.fields.Origin = origin
 	if refusal != "" {
 		e.metrics.handshakeFail.WithLabelValues("403").Inc()
-		e.log.Log(LevelAccess, "session", &c.fields, "%s", refusal)
+		e.log.Log(logline.LevelAccess, "session", &c.fields, "%s", refusal)
 		c.respondWith(403, e.httpHeaders(), "Forbidden\n")
 		return
 	}
@@ -115,7 +116,7 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 			status = he.Status
 		}
 		e.metrics.handshakeFail.WithLabelValues(itoa(status)).Inc()
-		e.log.Log(LevelAccess, "http", &c.fields, "Bad handshake: %v", err)
+		e.log.Log(logline.LevelAccess, "http", &c.fields, "Bad handshake: %v", err)
 		c.inputDone = true // what follows the answer is not frames
 		c.gc.Discard(-1)
 		_, _ = c.gc.Write(resp)
@@ -164,7 +165,7 @@ func (c *conn) childStarted(p *spawn.Process, err error) {
 		if name == "" {
 			name = c.route.script
 		}
-		e.log.Log(LevelError, "process", &c.fields, "Could not launch process %s: %v", name, err)
+		e.log.Log(logline.LevelError, "process", &c.fields, "Could not launch process %s: %v", name, err)
 		c.finished = true
 		c.fields.Status = "not started"
 		reason := "could not start the program"
@@ -189,7 +190,7 @@ func (c *conn) childStarted(p *spawn.Process, err error) {
 		// The child's pipes or PTY master and its exit go on this
 		// connection's loop: their events are handled here, with no hop.
 		if err := p.Attach(c.loop, c); err != nil {
-			e.log.Log(LevelError, "process", &c.fields, "Could not watch process %d: %v", p.Pid, err)
+			e.log.Log(logline.LevelError, "process", &c.fields, "Could not watch process %d: %v", p.Pid, err)
 		}
 		c.procHere = true
 	}
@@ -198,7 +199,7 @@ func (c *conn) childStarted(p *spawn.Process, err error) {
 	e.fdsHeld.Add(int64(p.FDs()) - c.fdsCharged)
 	c.fdsCharged = int64(p.FDs())
 	e.metrics.children.Inc()
-	e.log.Log(LevelAccess, "session", &c.fields, "CONNECT")
+	e.log.Log(logline.LevelAccess, "session", &c.fields, "CONNECT")
 	if c.state == stGone {
 		// The client left while the child started: what socketGone did
 		// not do without a child, now. DISCONNECT follows the child's end.
@@ -274,7 +275,7 @@ func statusLine(status int) string {
 	case 408:
 		return "408 Request Timeout"
 	case 431:
-		return "431 Request Header Fields Too Large"
+		return "431 Request Header logline.Fields Too Large"
 	case 505:
 		return "505 HTTP Version Not Supported"
 	}

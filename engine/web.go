@@ -3,6 +3,7 @@ package engine
 import (
 	"github.com/wsplex/wsplex/engine/web"
 	"github.com/wsplex/wsplex/internal/confine"
+	"github.com/wsplex/wsplex/internal/logline"
 )
 
 // The plain HTTP side (static files, CGI, the dev console, --redirport) is
@@ -41,13 +42,13 @@ func (e *Engine) initRouting() {
 // logWebStartup writes websocketd's startup lines for the HTTP side.
 func (e *Engine) logWebStartup() {
 	if e.cfg.Dir != "" {
-		e.log.Log(LevelInfo, "server", nil, "Serving from directory      : %s", e.cfg.Dir)
+		e.log.Log(logline.LevelInfo, "server", nil, "Serving from directory      : %s", e.cfg.Dir)
 	}
 	if e.cfg.StaticDir != "" {
-		e.log.Log(LevelInfo, "server", nil, "Serving static content from : %s", e.cfg.StaticDir)
+		e.log.Log(logline.LevelInfo, "server", nil, "Serving static content from : %s", e.cfg.StaticDir)
 	}
 	if e.cfg.CGIDir != "" {
-		e.log.Log(LevelInfo, "server", nil, "Serving CGI scripts from    : %s", e.cfg.CGIDir)
+		e.log.Log(logline.LevelInfo, "server", nil, "Serving CGI scripts from    : %s", e.cfg.CGIDir)
 	}
 }
 

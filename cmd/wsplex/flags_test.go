@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wsplex/wsplex/engine"
+	"github.com/wsplex/wsplex/internal/logline"
 )
 
 // shortUsage is what follows most error messages on stderr.
@@ -274,7 +275,7 @@ func TestDefaults(t *testing.T) {
 		MaxFrameSize:   1048576,
 		OutBuffer:      262144,
 		InBuffer:       4194304,
-		LogLevel:       engine.LevelAccess,
+		LogLevel:       logline.LevelAccess,
 		ServerSoftware: "wsplex/" + Version,
 	}
 	if !reflect.DeepEqual(cfg, want) {
@@ -358,9 +359,9 @@ func TestParseArgsConfig(t *testing.T) {
 		{"negative maxforks", []string{"--maxforks=-1", "prog"},
 			func(c engine.Config) bool { return c.MaxForks == -1 }},
 		{"loglevel", []string{"--loglevel=debug", "prog"},
-			func(c engine.Config) bool { return c.LogLevel == engine.LevelDebug }},
+			func(c engine.Config) bool { return c.LogLevel == logline.LevelDebug }},
 		{"loglevel none", []string{"--loglevel", "none", "prog"},
-			func(c engine.Config) bool { return c.LogLevel == engine.LevelNone }},
+			func(c engine.Config) bool { return c.LogLevel == logline.LevelNone }},
 		{"metrics", []string{"--metrics=127.0.0.1:9100", "prog"},
 			func(c engine.Config) bool { return c.MetricsAddr == "127.0.0.1:9100" }},
 		{"metrics any interface", []string{"--metrics", ":9100", "prog"},
