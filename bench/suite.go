@@ -341,7 +341,24 @@ func waitPool(pid, prefork int) {
 // comparison, and the number of children wsplex keeps waiting for it.
 const preforkBurst = 8
 
+// start starts a daemon on fresh ports. A port that was free when picked
+// can be taken by another process before the daemon binds it: then the
+// daemon is started again on new ports, a few times.
 func (s *suite) start(spec *serverSpec, child []string, binary bool, extra ...string) (*daemon, error) {
+	for attempt := 1; ; attempt++ {
+		d, err := s.startOnce(spec, child, binary, extra...)
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			return d, err
+		}
+		s.note("%s: a port was taken before the daemon bound it; starting it again", spec.name)
+	}
+}
+
+// errPortTaken is a daemon that exited at start because a port it was
+// given was in use.
+var errPortTaken = errors.New("port taken")
+
+func (s *suite) startOnce(spec *serverSpec, child []string, binary bool, extra ...string) (*daemon, error) {
 	d := &daemon{spec: *spec, port: freePort(), exited: make(chan struct{})}
 	// --maxforks=0 on both: websocketd v0.4.1 is unlimited by default,
 	// wsplex (like websocketd's main branch) stops at 1024, and the
@@ -351,7 +368,8 @@ func (s *suite) start(spec *serverSpec, child []string, binary bool, extra ...st
 		args = append(args, "--binary")
 	}
 	if spec.metrics {
-		d.metrics = freePort()
+		for d.metrics = freePort(); d.metrics == d.port; d.metrics = freePort() {
+		}
 		args = append(args, fmt.Sprintf("--metrics=127.0.0.1:%d", d.metrics))
 	}
 	args = append(args, extra...)
@@ -386,6 +404,9 @@ func (s *suite) start(spec *serverSpec, child []string, binary bool, extra ...st
 		}
 		select {
 		case <-d.exited:
+			if log, _ := os.ReadFile(lf.Name()); bytes.Contains(log, []byte("address already in use")) {
+				return nil, fmt.Errorf("%s exited at start (see %s): %w", spec.bin, lf.Name(), errPortTaken)
+			}
 			return nil, fmt.Errorf("%s exited at start (see %s)", spec.bin, lf.Name())
 		case <-time.After(20 * time.Millisecond):
 		}
