@@ -55,11 +55,12 @@ type conn struct {
 	handedOff              bool    // plain HTTP, moved to net/http (handoff.go)
 	route                  route   // what the upgrade runs (route.go)
 	pty                    ptyConn // --pty only (pty.go)
+	framer                 framer  // the child's output to frames, by mode (framer.go); set at the upgrade
 
 	dec      codec.Decoder
 	proc     *spawn.Process
 	procHere bool // proc is attached to this loop (not a --prefork child still on the spawner's)
-	starting bool // upgraded, the child not started yet (childStarted)
+	life     life // where the child is in its life (life.go)
 
 	// child -> client
 	outLine    []byte // stdout line not yet terminated
@@ -68,11 +69,9 @@ type conn struct {
 	outPaused  bool   // not reading the child's output: the client is behind
 	outEOF     bool
 	errEOF     bool
-	finished   bool  // child reaped and its output delivered, or never started
 	dropped    int64 // output bytes dropped: after our close frame, or the socket gone
 	ladder     spawn.Ladder
 	fdsCharged int64 // fds counted in Engine.fdsHeld for this child
-	laddering  bool
 
 	// client -> child
 	stdinPend []byte // input the child's pipe did not take yet

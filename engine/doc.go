@@ -47,7 +47,13 @@
 //   - outbound.go: the child's stdout/stderr -> frames, its pipe's read
 //     interest off while the client is behind, back on at the socket's
 //     Writable once the backlog is half drained;
+//   - framer.go: the child's output to frames, one framer per output mode
+//     (text lines, --binary, --passstderr JSON, --pty), chosen once at the
+//     upgrade (newFramer); a new output mode is a new framer there, and
+//     outbound.go does not change;
 //   - lifecycle.go: child exit, the termination ladder, closing;
+//   - life.go: where the child is in its life, one state (none, starting,
+//     running, laddering, group ladder, reaped) with its transitions;
 //   - sweep.go: at shutdown, the children the stopped loops can no longer
 //     reach;
 //   - pty.go: --pty, children on terminals (control messages, the

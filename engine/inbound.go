@@ -26,7 +26,7 @@ func (c *conn) readFrames() {
 	if gc == nil {
 		return
 	}
-	if c.starting {
+	if c.life == lifeStarting {
 		// Frames wait in the input buffer until childStarted; reading is
 		// paused (startChild), and what was read is bounded by --inbuffer
 		// as it is once the child runs.
@@ -143,7 +143,7 @@ func (c *conn) echoClose(code ws.StatusCode) {
 // the socket paused, until the child has read it.
 func (c *conn) toChild(payload []byte, nl bool) {
 	p := c.proc
-	if p == nil || c.finished || c.laddering {
+	if p == nil || c.life != lifeRunning {
 		return
 	}
 	total := len(payload)

@@ -24,7 +24,7 @@ const (
 // onChild takes the child's events on the loop.
 func (c *conn) onChild() {
 	p := c.proc
-	if p == nil || c.finished {
+	if p == nil || c.life.finished() {
 		return
 	}
 	bits := p.TakeEvents()
@@ -45,12 +45,13 @@ func (c *conn) finishChild() {
 	p := c.proc
 	status, _ := p.Reap()
 	c.flushPartial()
-	c.finished = true
 	// If the client is gone and what the child started still runs, the
 	// ladder goes on against the process group: grandchildren do not
 	// outlive the connection.
-	if !c.laddering || c.ladder.Rung() == spawn.RungDone || !p.GroupAlive() {
-		c.laddering = false
+	if c.life == lifeLaddering && c.ladder.Rung() != spawn.RungDone && p.GroupAlive() {
+		c.life = lifeGroupLadder
+	} else {
+		c.life = lifeReaped
 		c.dl.ladder = time.Time{}
 	}
 	c.e.children.Add(-1)
@@ -75,7 +76,7 @@ func (c *conn) finishChild() {
 // and the child has ended (or never started), so that the line carries
 // how it ended. websocketd, too, logs it after its child is gone.
 func (c *conn) logDisconnect() {
-	if c.disconnectLogged || !c.upgraded || c.starting || c.state != stGone || !c.finished {
+	if c.disconnectLogged || !c.upgraded || c.state != stGone || !c.life.finished() {
 		return
 	}
 	c.disconnectLogged = true
@@ -160,15 +161,20 @@ func (c *conn) lingerCheck() {
 
 // clientGone starts the termination ladder if the child still runs.
 func (c *conn) clientGone() {
-	if c.proc == nil || c.laddering {
+	if c.proc == nil || c.life.laddering() {
 		return
 	}
-	if c.finished && (c.ladder.Rung() == spawn.RungDone || !c.proc.GroupAlive()) {
+	if c.life.finished() && (c.ladder.Rung() == spawn.RungDone || !c.proc.GroupAlive()) {
 		return
 	}
-	c.laddering = true
+	running := c.life == lifeRunning
+	if running {
+		c.life = lifeLaddering
+	} else {
+		c.life = lifeGroupLadder
+	}
 	c.stdinPend = nil
-	if c.e.cfg.PTY && !c.finished {
+	if c.e.cfg.PTY && running {
 		c.proc.Hangup() // what a closed terminal does; the ladder follows
 	}
 	c.ladder.CloseExtra = c.e.cfg.CloseExtra
@@ -176,11 +182,11 @@ func (c *conn) clientGone() {
 }
 
 func (c *conn) ladderStep() {
-	if !c.laddering {
+	if !c.life.laddering() {
 		return
 	}
-	if c.finished && !c.proc.GroupAlive() {
-		c.laddering = false
+	if c.life == lifeGroupLadder && !c.proc.GroupAlive() {
+		c.life = lifeReaped
 		c.dl.ladder = time.Time{}
 		c.maybeRelease()
 		return
@@ -195,15 +201,15 @@ func (c *conn) ladderStep() {
 		// grandchildren, only zombies can remain, and they are not ours
 		// to reap.
 		c.dl.ladder = time.Time{}
-		if c.finished {
-			c.laddering = false
+		if c.life == lifeGroupLadder {
+			c.life = lifeReaped
 			c.maybeRelease()
 		}
 		return
 	}
 	c.dl.ladder = time.Now().Add(wait)
 	c.arm()
-	if !c.finished {
+	if c.life == lifeLaddering {
 		// Closing stdin may have been all it took; output is drained
 		// (and dropped) from here on, so a child blocked writing can exit.
 		c.pumpOutput()
@@ -225,7 +231,7 @@ func (c *conn) socketGone() {
 	c.e.metrics.conns.Dec()
 	c.logDisconnect() // else finishChild or childStarted does
 	c.clientGone()
-	if c.proc != nil && !c.finished {
+	if c.proc != nil && !c.life.finished() {
 		c.pumpOutput() // unpaused: drain what the child wrote meanwhile
 	}
 	c.maybeRelease()
@@ -233,7 +239,7 @@ func (c *conn) socketGone() {
 
 // maybeRelease drops the connection once nothing of it is left.
 func (c *conn) maybeRelease() {
-	if c.state != stGone || c.starting || (c.proc != nil && (!c.finished || c.laddering)) {
+	if c.state != stGone || c.life == lifeStarting || (c.proc != nil && c.life != lifeReaped) {
 		return
 	}
 	c.dl = deadlines{}

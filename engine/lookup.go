@@ -22,7 +22,7 @@ const reverseLookupTimeout = 3 * time.Second
 // connection of that loop. Meanwhile the connection is starting: nothing
 // is read from the client (readFrames), and its slot and fds are charged.
 func (c *conn) lookupThenStart(spec spawn.Spec) {
-	c.starting = true
+	c.life = lifeStarting
 	c.pauseInput()
 	addr, r := c.remoteAddr, c.e.cfg.Resolver
 	if r == nil {
@@ -46,7 +46,7 @@ func (c *conn) lookupThenStart(spec spawn.Spec) {
 // shutting down) gets no child; its slot and fds are given back.
 func (c *conn) lookedUp(host string, spec spawn.Spec) {
 	e := c.e
-	c.starting = false
+	c.life = lifeNone // lifeRunning once childStarted has the child
 	if c.state != stOpen {
 		e.children.Add(-1)
 		e.fdsHeld.Add(-c.fdsCharged)

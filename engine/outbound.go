@@ -72,7 +72,7 @@ func (c *conn) flush(b *batch) {
 // blocks), or this event has had its share of the loop.
 func (c *conn) pumpOutput() {
 	p := c.proc
-	if p == nil || c.finished {
+	if p == nil || c.life.finished() {
 		return
 	}
 	bp := scratch.Get().(*[]byte)
@@ -99,7 +99,7 @@ func (c *conn) pumpOutput() {
 			break
 		}
 	}
-	for i := 0; !c.errEOF && !(c.e.cfg.PassStderr && c.outPausedNow()); i++ {
+	for i := 0; !c.errEOF && !(c.framer.stderrToClient() && c.outPausedNow()); i++ {
 		if i == readsPerRun {
 			more = true
 			break
@@ -169,7 +169,7 @@ func (c *conn) outPausedNow() bool {
 // outStreams are the child's streams a slow client pauses: stdout, and
 // stderr when it goes to the client too.
 func (c *conn) outStreams() uint32 {
-	if c.e.cfg.PassStderr {
+	if c.framer.stderrToClient() {
 		return spawn.EvStdout | spawn.EvStderr
 	}
 	return spawn.EvStdout
@@ -178,7 +178,7 @@ func (c *conn) outStreams() uint32 {
 // setOutPaused turns reading the child's output off or on.
 func (c *conn) setOutPaused(on bool) {
 	c.outPaused = on
-	if c.proc == nil || c.finished {
+	if c.proc == nil || c.life.finished() {
 		return
 	}
 	bits := c.outStreams()
@@ -209,25 +209,19 @@ func (c *conn) resumeOutput() {
 }
 
 func (c *conn) fromStdout(b *batch, data []byte) {
-	switch {
-	case c.gc == nil || c.closeSent:
+	if c.gc == nil || c.closeSent {
 		c.dropOutput(len(data))
-	case c.e.cfg.Binary || c.e.cfg.PTY:
-		c.add(b, true, ws.OpBinary, data)
-	case c.e.cfg.PassStderr:
-		c.outLine = c.jsonLines(b, "stdout", c.outLine, data)
-	default:
-		c.textLines(b, data)
+		return
 	}
+	c.framer.stdout(c, b, data)
 }
 
 func (c *conn) fromStderr(b *batch, data []byte) {
-	if c.e.cfg.PassStderr && c.gc != nil && !c.closeSent {
-		c.errLine = c.jsonLines(b, "stderr", c.errLine, data)
+	if c.gc != nil && !c.closeSent && c.framer.stderr(c, b, data) {
 		return
 	}
-	// Without --passstderr, and once the client can no longer be sent
-	// anything, stderr is logged.
+	// Unless the mode sends it to the client (--passstderr), and once the
+	// client can no longer be sent anything, stderr is logged.
 	c.errLine = cutLines(c.errLine, data, func(line []byte, _ bool) { c.logStderr(line) })
 	if len(c.errLine) >= maxLogLine {
 		c.logStderr(c.errLine)
@@ -352,21 +346,8 @@ func (c *conn) sendJSON(b *batch, stream string, line []byte) {
 func (c *conn) flushPartial() {
 	b := batches.Get().(*batch)
 	defer batches.Put(b)
-	switch {
-	case c.e.cfg.PassStderr:
-		if len(c.outLine) > 0 {
-			c.sendJSON(b, "stdout", c.outLine)
-		}
-		if len(c.errLine) > 0 {
-			c.sendJSON(b, "stderr", c.errLine)
-		}
-	case !c.e.cfg.Binary && !c.e.cfg.PTY:
-		if len(c.outLine) > 0 || c.fragmented {
-			c.emitText(b, c.outLine, true)
-			c.flush(b)
-		}
-	}
-	if !c.e.cfg.PassStderr && len(c.errLine) > 0 {
+	c.framer.end(c, b)
+	if len(c.errLine) > 0 {
 		c.logStderr(c.errLine)
 	}
 	c.outLine, c.errLine = nil, nil

@@ -38,7 +38,7 @@ func (e *Engine) startChild(c *conn, spec spawn.Spec) {
 			return
 		}
 	}
-	c.starting = true
+	c.life = lifeStarting
 	c.pauseInput()
 	e.starts.Add(1)
 	e.spawner.SpawnAsync(spec, func(p *spawn.Process, err error) {

@@ -122,7 +122,7 @@ func (c *conn) control(msg []byte) error {
 		if m.Cols < 1 || m.Rows < 1 || m.Cols > maxCells || m.Rows > maxCells {
 			return fmt.Errorf("resize: cols and rows must be 1..%d", maxCells)
 		}
-		if c.proc != nil && !c.finished {
+		if c.proc != nil && !c.life.finished() {
 			if err := c.proc.Resize(spawn.Winsize{Cols: uint16(m.Cols), Rows: uint16(m.Rows)}); err != nil {
 				c.e.log.Log(logline.LevelDebug, "process", &c.fields, "Resize: %v", err)
 			}

@@ -87,9 +87,9 @@ func (e *Engine) sweep() {
 	for _, c := range left {
 		switch p := c.proc; {
 		case p == nil:
-		case !c.finished:
+		case !c.life.finished():
 			procs = append(procs, p)
-		case c.laddering && p.GroupAlive():
+		case c.life == lifeGroupLadder && p.GroupAlive():
 			_ = p.Signal(unix.SIGKILL) // grandchildren of a reaped child
 		}
 	}

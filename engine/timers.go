@@ -74,7 +74,7 @@ func (c *conn) onTimer() {
 		_, _ = c.gc.Write(codec.AppendFrame(nil, true, ws.OpPing, nil))
 		c.dl.ping = now.Add(c.e.cfg.PingInterval)
 	}
-	if due(&c.dl.ladder) && c.laddering {
+	if due(&c.dl.ladder) && c.life.laddering() {
 		c.ladderStep()
 	}
 	if due(&c.dl.linger) {

@@ -128,6 +128,7 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	_, _ = c.gc.Write(resp)
 	c.upgraded = true
 	c.state = stOpen
+	c.framer = newFramer(&e.cfg)
 	if e.cfg.PTY {
 		c.pty.size = querySize(req.RawQuery)
 	}
@@ -150,12 +151,11 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 const childFDs = 3
 
 // childStarted runs on the loop once the child runs, or could not be
-// started. Until then (c.starting) nothing is read from the client: its
+// started. Until then (lifeStarting) nothing is read from the client: its
 // frames wait in the connection's input buffer and the socket's reads are
 // paused.
 func (c *conn) childStarted(p *spawn.Process, err error) {
 	e := c.e
-	c.starting = false
 	if err != nil {
 		e.children.Add(-1)
 		e.fdsHeld.Add(-c.fdsCharged)
@@ -166,7 +166,7 @@ func (c *conn) childStarted(p *spawn.Process, err error) {
 			name = c.route.script
 		}
 		e.log.Log(logline.LevelError, "process", &c.fields, "Could not launch process %s: %v", name, err)
-		c.finished = true
+		c.life = lifeReaped
 		c.fields.Status = "not started"
 		reason := "could not start the program"
 		var se *spawn.StartError
@@ -195,6 +195,7 @@ func (c *conn) childStarted(p *spawn.Process, err error) {
 		c.procHere = true
 	}
 	c.proc = p
+	c.life = lifeRunning
 	c.fields.PID = p.Pid
 	e.fdsHeld.Add(int64(p.FDs()) - c.fdsCharged)
 	c.fdsCharged = int64(p.FDs())
