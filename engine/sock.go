@@ -71,28 +71,18 @@ func (s *sock) read() (int, error) {
 	if s.InboundBuffered() == 0 {
 		s.in, s.off, s.borrowed = s.lb.read[:0], 0, true
 	}
-	if s.borrowed {
-		buf := s.lb.read[len(s.in):]
-		for {
-			n, err := unix.Read(s.fd, buf)
-			if err == unix.EINTR {
-				continue
-			}
-			if n > 0 {
-				s.in = s.in[:len(s.in)+n]
-				return n, nil
-			}
-			return 0, err
+	if !s.borrowed {
+		// Pending input of our own: read after it.
+		if s.off > 0 {
+			s.in = s.in[:copy(s.in, s.in[s.off:])]
+			s.off = 0
+		}
+		if cap(s.in)-len(s.in) < 4096 {
+			s.in = append(s.in, make([]byte, 16<<10)...)[:len(s.in)]
 		}
 	}
-	// Pending input of our own: read after it.
-	if s.off > 0 {
-		s.in = s.in[:copy(s.in, s.in[s.off:])]
-		s.off = 0
-	}
-	if cap(s.in)-len(s.in) < 4096 {
-		s.in = append(s.in, make([]byte, 16<<10)...)[:len(s.in)]
-	}
+	// Borrowed, s.in is the loop's buffer from its start: its spare
+	// capacity is the rest of that buffer.
 	for {
 		n, err := unix.Read(s.fd, s.in[len(s.in):cap(s.in)])
 		if err == unix.EINTR {
