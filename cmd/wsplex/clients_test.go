@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -588,7 +589,8 @@ type rawResponse struct {
 
 // rawRequest sends one request with the target exactly as given (Go's HTTP
 // client would clean or re-encode "..", "%2e%2e" and backslashes) and reads
-// the response. extra is "Name: value" header lines; Host is added.
+// the response. extra is "Name: value" header lines; Host is added unless
+// extra has one.
 func rawRequest(t testing.TB, addr, method, target, body string, extra ...string) rawResponse {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, waitTimeout)
@@ -598,7 +600,10 @@ func rawRequest(t testing.TB, addr, method, target, body string, extra ...string
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(waitTimeout))
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target, addr)
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\n", method, target)
+	if !slices.ContainsFunc(extra, func(h string) bool { return strings.HasPrefix(strings.ToLower(h), "host:") }) {
+		fmt.Fprintf(&b, "Host: %s\r\n", addr)
+	}
 	for _, h := range extra {
 		b.WriteString(h + "\r\n")
 	}
