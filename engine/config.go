@@ -107,6 +107,21 @@ type Config struct {
 	// TrustedProxies (--trusted-proxy): from these peers REMOTE_ADDR is
 	// taken from X-Forwarded-For, its rightmost address not itself trusted.
 	TrustedProxies []netip.Prefix
+
+	// Socket backends (issue 13): instead of a child, each WebSocket is
+	// bridged to a connection of its own to Backend (endpoint_socket.go).
+
+	// Backend (--backend) replaces Command: a *net.TCPAddr (cmd/wsplex
+	// resolves a name at startup: no DNS on a loop) or a *net.UnixAddr;
+	// nil = off.
+	Backend    net.Addr
+	BackendURL string // --backend as given, for the log
+	// BackendTimeout (--backend-timeout) bounds the connect; <= 0 is
+	// DefaultBackendTimeout.
+	BackendTimeout time.Duration
+	// BackendProxyProtocol (--backend-proxy-protocol): 1 or 2 sends the
+	// backend a PROXY header of that version naming the client; 0 = off.
+	BackendProxyProtocol int
 }
 
 // Defaults used by cmd/wsplex and by tests that build a Config directly.
@@ -117,4 +132,6 @@ const (
 	DefaultInBuffer     = 4 << 20
 	HeadTimeout         = 10 * time.Second
 	MaxHeadSize         = 16 << 10
+
+	DefaultBackendTimeout = 5 * time.Second
 )

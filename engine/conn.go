@@ -56,6 +56,8 @@ type conn struct {
 	route                  route   // what the upgrade runs (route.go)
 	pty                    ptyConn // --pty only (pty.go)
 	framer                 framer  // the child's output to frames, by mode (framer.go); set at the upgrade
+	ep                     endpoint
+	epHung, epBlocked      bool
 
 	dec      codec.Decoder
 	proc     *spawn.Process

@@ -167,6 +167,9 @@ func (e *Engine) logStartup() {
 	if e.cfg.Command != "" {
 		e.log.Log(logline.LevelInfo, "server", nil, "Serving using application   : %s %s", e.cfg.Command, joinArgs(e.cfg.Args))
 	}
+	if e.cfg.Backend != nil {
+		e.log.Log(logline.LevelInfo, "server", nil, "Serving using backend       : %s (%s)", e.cfg.BackendURL, e.cfg.Backend)
+	}
 	if e.cfg.ProtoDir != "" {
 		e.log.Log(logline.LevelInfo, "server", nil, "Serving subprotocols from   : %s", e.cfg.ProtoDir)
 	}

@@ -39,10 +39,10 @@ func (c *conn) readFrames() {
 		gc.Discard(-1)
 		return
 	}
-	if c.stdinPend == nil {
+	if c.stdinPend == nil && !c.epBlocked {
 		buf := gc.Peek()
 		off := 0
-		for off < len(buf) && c.stdinPend == nil && c.gc != nil {
+		for off < len(buf) && c.stdinPend == nil && !c.epBlocked && c.gc != nil {
 			ev, n, err := c.dec.Next(buf[off:], maxChunk)
 			off += n
 			if err != nil {
@@ -90,6 +90,16 @@ func (c *conn) onFrame(ev *codec.Event) {
 		}
 		if c.e.cfg.PTY {
 			c.ptyFrame(ev)
+			return
+		}
+		if c.ep != nil {
+			more, cerr := c.ep.input(ev.Op, ev.First, ev.Fin, ev.Payload)
+			if cerr != nil {
+				c.protocolError(cerr)
+			} else if !more {
+				c.epBlocked = true
+				c.pauseInput()
+			}
 			return
 		}
 		if ev.First {

@@ -161,6 +161,13 @@ func (c *conn) lingerCheck() {
 
 // clientGone starts the termination ladder if the child still runs.
 func (c *conn) clientGone() {
+	if c.ep != nil {
+		if !c.epHung && c.life != lifeReaped {
+			c.epHung = true
+			c.ep.hangup()
+		}
+		return
+	}
 	if c.proc == nil || c.life.laddering() {
 		return
 	}
@@ -239,7 +246,7 @@ func (c *conn) socketGone() {
 
 // maybeRelease drops the connection once nothing of it is left.
 func (c *conn) maybeRelease() {
-	if c.state != stGone || c.life == lifeStarting || (c.proc != nil && c.life != lifeReaped) {
+	if c.state != stGone || c.life == lifeStarting || ((c.proc != nil || c.ep != nil) && c.life != lifeReaped) {
 		return
 	}
 	c.dl = deadlines{}

@@ -25,6 +25,10 @@ type metrics struct {
 	handshakeFail, closes *prometheus.CounterVec
 	protocolErr, refused  *prometheus.CounterVec
 
+	backendConnects prometheus.Counter     // socket backends (endpoint_socket.go)
+	backendFail     *prometheus.CounterVec // by reason
+	backendOpen     prometheus.Gauge
+
 	srv  *http.Server
 	addr string
 }
@@ -59,6 +63,9 @@ func newMetrics(e *Engine) (*metrics, error) {
 	m.closes = vec("closes_total", "Close frames sent, by close code.", "code")
 	m.protocolErr = vec("protocol_errors_total", "Connections closed for a protocol violation, by close code.", "code")
 	m.refused = vec("refused_connections_total", "Connections refused at accept, by reason.", "reason")
+	m.backendConnects = counter("backend_connects_total", "Backend connections opened (--backend).")
+	m.backendFail = vec("backend_failures_total", "Backend connections that failed, by reason: refused, unreachable, timeout, busy (a full Unix listen queue), reset (after it opened), error.", "reason")
+	m.backendOpen = gauge("backend_open", "Backend connections open now.")
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "wsplex", Name: "fd_limit", Help: "RLIMIT_NOFILE in force."},
 		func() float64 { return float64(e.nofile) }))

@@ -205,6 +205,10 @@ func (c *conn) resumeOutput() {
 		return
 	}
 	c.setOutPaused(false)
+	if c.ep != nil {
+		c.ep.resumeOutput()
+		return
+	}
 	c.pumpOutput()
 }
 

@@ -85,6 +85,9 @@ func (e *Engine) sweep() {
 	clear(e.live)
 	e.mu.Unlock()
 	for _, c := range left {
+		if c.ep != nil {
+			c.ep.sweep()
+		}
 		switch p := c.proc; {
 		case p == nil:
 		case !c.life.finished():

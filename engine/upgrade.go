@@ -51,7 +51,7 @@ func (c *conn) readHead() {
 	c.fields.ID = c.id
 	// Without COMMAND or --dir (only --staticdir/--cgidir) there is nothing
 	// to upgrade to, and websocketd serves even an upgrade request as HTTP.
-	if !req.IsUpgrade() || (c.e.cfg.Command == "" && c.e.cfg.Dir == "" && c.e.cfg.ProtoDir == "") {
+	if !req.IsUpgrade() || (c.e.cfg.Command == "" && c.e.cfg.Dir == "" && c.e.cfg.ProtoDir == "" && c.e.cfg.Backend == nil) {
 		c.plainHTTP(req)
 		return
 	}
@@ -129,6 +129,14 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	c.upgraded = true
 	c.state = stOpen
 	c.framer = newFramer(&e.cfg)
+	if e.cfg.Backend != nil {
+		c.fields.Command = e.cfg.BackendURL
+		c.ep = newSocketEndpoint()
+		c.life = lifeStarting
+		c.pauseInput()
+		c.ep.start(c)
+		return
+	}
 	if e.cfg.PTY {
 		c.pty.size = querySize(req.RawQuery)
 	}

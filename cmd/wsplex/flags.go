@@ -87,6 +87,7 @@ type options struct {
 	outBuffer     byteCount
 	inBuffer      byteCount
 	hs            handshakeOptions // handshake.go
+	be            backendOptions   // backend.go
 }
 
 // newFlagSet defines every flag. It uses the standard flag package, as
@@ -141,6 +142,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var(&o.outBuffer, "outbuffer", "Child output bytes queued for a slow client before the child is paused")
 	fs.Var(&o.inBuffer, "inbuffer", "Client bytes not yet read by the child before the client is closed with 1008")
 	defineHandshakeFlags(fs, &o.hs)
+	defineBackendFlags(fs, &o.be)
 	return fs
 }
 
@@ -212,11 +214,14 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 	}
 
 	rest := fs.Args()
-	if len(rest) == 0 && o.dir == "" && o.staticDir == "" && o.cgiDir == "" && o.hs.protoDir == "" {
+	if len(rest) == 0 && o.dir == "" && o.staticDir == "" && o.cgiDir == "" && o.hs.protoDir == "" && o.be.url == "" {
 		return fail(exitInvalid, true, "Please specify COMMAND or provide --dir, --staticdir or --cgidir argument.")
 	}
 
 	var cfg engine.Config
+	if msg := applyBackendFlags(&o, len(rest) > 0, &cfg); msg != "" {
+		return fail(exitInvalid, true, "%s", msg)
+	}
 	if len(rest) > 0 {
 		if o.dir != "" {
 			return fail(exitInvalid, true, "Ambiguous. Provided COMMAND and --dir argument. Please only specify just one.")

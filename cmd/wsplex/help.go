@@ -174,7 +174,7 @@ Options:
                                  first subprotocol NAME offered that has an
                                  executable there (DIR/default when none is
                                  offered); else HTTP 400. Never outside DIR.
-{{handshake}}
+{{handshake}}{{backend}}
 
   --help                         Print help and exit.
 
@@ -225,6 +225,7 @@ func printHelp(w io.Writer) {
 		"{{outbuffer}}", fmt.Sprint(defaultOutBuffer),
 		"{{inbuffer}}", fmt.Sprint(defaultInBuffer),
 		"{{handshake}}", handshakeHelp,
+		"{{backend}}", backendHelp,
 	).Replace(msg)
 	fmt.Fprintf(w, "%s\n", msg)
 }
