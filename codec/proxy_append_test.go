@@ -18,7 +18,7 @@ func TestAppendProxyRoundTrip(t *testing.T) {
 		{Source: ap("[2001:db8::1]:65535"), Dest: ap("[::1]:8080")},
 		{Source: ap("[::ffff:192.0.2.1]:1"), Dest: ap("198.51.100.2:2")}, // mapped: IPv4
 		{Source: ap("192.0.2.1:0"), Dest: ap("[2001:db8::2]:80")},        // mixed: IPv6
-		{Source: ap("[fe80::1%eth0]:7"), Dest: ap("[fe80::2]:8")},         // zone dropped
+		{Source: ap("[fe80::1%eth0]:7"), Dest: ap("[fe80::2]:8")},        // zone dropped
 		{Local: true},
 		{Source: ap("192.0.2.1:1")}, // no destination: unknown
 	}
