@@ -12,8 +12,9 @@
 // input, resumeOutput, hangup, sweep; the endpoint talks back through the
 // conn's sink methods started, output, ended, released, inputResumed. A
 // child on pipes is endpoint_child.go, a child on a terminal
-// endpoint_pty.go; a new kind of endpoint is a new file, and conn does not
-// change.
+// endpoint_pty.go, a TCP or Unix socket backend (--backend)
+// endpoint_socket.go; a new kind of endpoint is a new file, and conn does
+// not change.
 //
 // One loop per core owns one poller. A connection and its child belong to
 // one loop: the client socket, the child's stdin/stdout/stderr pipe ends
@@ -70,6 +71,12 @@
 //     reaped);
 //   - endpoint_pty.go: --pty, children on terminals (control messages,
 //     the hangup);
+//   - endpoint_socket.go: --backend, each WebSocket bridged to its own
+//     TCP or Unix socket connection on its loop: a non-blocking connect
+//     under --backend-timeout (1014 when it fails), the socket's read
+//     interest off while the client is behind, the client's reads paused
+//     while the backend's socket takes no more, a half-close when the
+//     client goes, the PROXY header of --backend-proxy-protocol;
 //   - outbound.go: the far side's output -> frames -> the socket, through
 //     the one choke point conn.add;
 //   - framer.go: output to frames, one framer per output mode (text
