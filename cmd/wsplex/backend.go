@@ -140,5 +140,4 @@ const backendHelp = `
   --backend-proxy-protocol=v1|v2 Send the backend a PROXY protocol header
                                  naming the client (the one a
                                  --proxy-protocol header named, if any)
-                                 before anything else. Default: off
-`
+                                 before anything else. Default: off`
