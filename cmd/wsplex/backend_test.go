@@ -673,3 +673,52 @@ func TestBackendFlags(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 1 and the name not resolved", r.ExitCode, r.Stderr)
 	}
 }
+
+// TestBackendShutdown: SIGTERM with WebSockets open on backends: each
+// client gets 1001, each backend reads end of file, and the daemon exits
+// 0 once they are closed.
+func TestBackendShutdown(t *testing.T) {
+	skipUnlessWsplex(t, "--backend")
+	eof := make(chan struct{}, 3)
+	b := startBackend(t, "tcp", func(c net.Conn) {
+		echoServe(c)
+		eof <- struct{}{}
+	})
+	d := startDaemon(t, "--backend="+b.url)
+	var clients []*wsClient
+	for i := range 3 {
+		c := dialWS(t, d.url("/"))
+		c.sendText(t, strconv.Itoa(i))
+		c.expectText(t, strconv.Itoa(i))
+		clients = append(clients, c)
+	}
+	codes := make(chan ws.StatusCode, len(clients))
+	for _, c := range clients {
+		go func() {
+			m, err := c.recvMessage(waitTimeout)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			if m.Code == ws.StatusGoingAway {
+				_ = c.writeFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(m.Code, "")))
+			}
+			codes <- m.Code
+		}()
+	}
+	if code := d.stop(t); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+	for range clients {
+		if code := <-codes; code != ws.StatusGoingAway {
+			t.Errorf("a client got close %d, want 1001", code)
+		}
+	}
+	for range clients {
+		select {
+		case <-eof:
+		case <-time.After(waitTimeout):
+			t.Fatal("a backend saw no end of file")
+		}
+	}
+}
