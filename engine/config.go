@@ -29,7 +29,7 @@ type Config struct {
 	// cmd/wsplex sets one from WSPLEX_DNS (tests point it at their own DNS
 	// server).
 	Resolver *net.Resolver
-	PTY      bool   // --pty: each child on a pseudo-terminal (pty.go)
+	PTY      bool   // --pty: each child on a pseudo-terminal (endpoint_pty.go)
 	Term     string // --pty: TERM of the children; "" = DefaultTerm
 
 	// Limits.

@@ -64,6 +64,9 @@ type Engine struct {
 	late      []*spawn.Process            // answered after the loops were gone
 	loopsGone bool                        // the loops have stopped: hand nothing more over
 	swept     bool                        // the sweep is over: dispose of late children at once
+	// leftBehind: children endpoints hand the sweep (endpoint.sweep); the
+	// sweep's goroutine alone touches it, once the loops are gone.
+	leftBehind []*spawn.Process
 }
 
 // New prepares an engine: it raises the fd limit and opens the listeners,

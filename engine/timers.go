@@ -16,13 +16,12 @@ type deadlines struct {
 	head   time.Time // request head must have arrived
 	ping   time.Time // next ping to send
 	pong   time.Time // a pong must have arrived
-	ladder time.Time // next rung of the termination ladder
 	linger time.Time // look again whether a closing socket may close
 }
 
 func (d *deadlines) earliest() time.Time {
 	var t time.Time
-	for _, x := range [...]time.Time{d.head, d.ping, d.pong, d.ladder, d.linger} {
+	for _, x := range [...]time.Time{d.head, d.ping, d.pong, d.linger} {
 		if !x.IsZero() && (t.IsZero() || x.Before(t)) {
 			t = x
 		}
@@ -68,14 +67,10 @@ func (c *conn) onTimer() {
 		_, _ = c.gc.Write(codec.AppendClose(nil, ws.StatusGoingAway, "ping timeout"))
 		c.closeSent = true
 		c.closeSocket()
-		c.clientGone()
 	}
 	if due(&c.dl.ping) && c.state == stOpen && c.gc != nil {
 		_, _ = c.gc.Write(codec.AppendFrame(nil, true, ws.OpPing, nil))
 		c.dl.ping = now.Add(c.e.cfg.PingInterval)
-	}
-	if due(&c.dl.ladder) && c.life.laddering() {
-		c.ladderStep()
 	}
 	if due(&c.dl.linger) {
 		c.lingerCheck()

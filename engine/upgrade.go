@@ -6,11 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gobwas/ws"
-
 	"github.com/wsplex/wsplex/codec"
 	"github.com/wsplex/wsplex/internal/logline"
-	"github.com/wsplex/wsplex/spawn"
 )
 
 // readHead waits for a whole request head, then routes it: a WebSocket
@@ -129,106 +126,16 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	c.upgraded = true
 	c.state = stOpen
 	c.framer = newFramer(&e.cfg)
-	if e.cfg.PTY {
-		c.pty.size = querySize(req.RawQuery)
-	}
-	argv := append([]string{c.route.script}, e.cfg.Args...)
-	// The slot (--maxforks) and the fds are the child's from now on, so
-	// that upgrades arriving while it starts count it.
-	e.children.Add(1)
-	c.fdsCharged = childFDs
-	e.fdsHeld.Add(c.fdsCharged)
-	spec := spawn.Spec{Path: c.route.script, Args: argv, Env: env}
-	if e.cfg.ReverseLookup && c.remoteAddr != "unix-socket" {
-		c.lookupThenStart(spec) // lookup.go
-		return
-	}
-	e.startChild(c, spec)
+	c.startEndpoint(e.newEndpoint(c, env, req.RawQuery))
 }
 
-// childFDs is what a child costs the daemon in fds (three pipes), charged
-// before the start; childStarted corrects it to what the Process holds.
-const childFDs = 3
-
-// childStarted runs on the loop once the child runs, or could not be
-// started. Until then (lifeStarting) nothing is read from the client: its
-// frames wait in the connection's input buffer and the socket's reads are
-// paused.
-func (c *conn) childStarted(p *spawn.Process, err error) {
-	e := c.e
-	if err != nil {
-		e.children.Add(-1)
-		e.fdsHeld.Add(-c.fdsCharged)
-		c.fdsCharged = 0
-		e.metrics.spawnFail.Inc()
-		name := e.cfg.CommandName
-		if name == "" {
-			name = c.route.script
-		}
-		e.log.Log(logline.LevelError, "process", &c.fields, "Could not launch process %s: %v", name, err)
-		c.life = lifeReaped
-		c.fields.Status = "not started"
-		reason := "could not start the program"
-		var se *spawn.StartError
-		if errors.As(err, &se) {
-			reason = "could not start: " + se.Reason // AppendClose cuts it to 123 bytes
-		}
-		c.sendClose(ws.StatusInternalServerError, reason)
-		// Reads were paused while the child started: the client's answer
-		// to our close frame must be read for the handshake to complete
-		// (else the socket is closed on unread bytes: a reset).
-		if c.inPaused && c.gc != nil {
-			c.inPaused = false
-			_ = c.resumeRead()
-		}
-		c.readFrames()
-		c.logDisconnect()
-		c.maybeRelease()
-		return
-	}
-	if p.Loop() == nil {
-		// The child's pipes or PTY master and its exit go on this
-		// connection's loop: their events are handled here, with no hop.
-		if err := p.Attach(c.loop, c); err != nil {
-			e.log.Log(logline.LevelError, "process", &c.fields, "Could not watch process %d: %v", p.Pid, err)
-		}
-		c.procHere = true
-	}
-	c.proc = p
-	c.life = lifeRunning
-	c.fields.PID = p.Pid
-	e.fdsHeld.Add(int64(p.FDs()) - c.fdsCharged)
-	c.fdsCharged = int64(p.FDs())
-	e.metrics.children.Inc()
-	e.log.Log(logline.LevelAccess, "session", &c.fields, "CONNECT")
-	if c.state == stGone {
-		// The client left while the child started: what socketGone did
-		// not do without a child, now. DISCONNECT follows the child's end.
-		c.clientGone()
-		c.onChild()
-		c.maybeRelease()
-		return
-	}
-	if c.state != stOpen {
-		// Closing already (a protocol error or --inbuffer while the child
-		// started, or shutdown): the child gets the client-gone ladder.
-		c.clientGone()
-		c.onChild()
-		return
-	}
-	if e.cfg.PingInterval > 0 {
+// startPings arms --pingms once the endpoint runs.
+func (c *conn) startPings() {
+	if iv := c.e.cfg.PingInterval; iv > 0 {
 		now := time.Now()
-		c.dl.ping = now.Add(e.cfg.PingInterval)
-		c.dl.pong = now.Add(2 * e.cfg.PingInterval)
+		c.dl.ping = now.Add(iv)
+		c.dl.pong = now.Add(2 * iv)
 		c.arm()
-	}
-	if c.inPaused && c.stdinPend == nil {
-		c.inPaused = false
-		_ = c.resumeRead()
-	}
-	c.onChild() // events that came before c.proc was set
-	if c.state == stOpen {
-		c.readFrames()
 	}
 }
 

@@ -207,7 +207,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 
 	if o.pty && (o.binary || o.passStderr || o.preFork > 0) {
 		// A terminal has one output stream of raw bytes and its own
-		// framing (pty.go in engine); pre-started children have pipes.
+		// framing (endpoint_pty.go in engine); pre-started children have pipes.
 		return fail(exitInvalid, true, "--pty cannot be used with --binary, --passstderr or --prefork: a terminal always sends raw binary frames and has no separate stderr.")
 	}
 
