@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
 
 	"github.com/wsplex/wsplex/engine/tlsbridge"
@@ -73,6 +74,7 @@ type conn struct {
 	errClose  bool // closing because the client broke the protocol
 
 	closeSent        bool
+	closeCode        ws.StatusCode // the closing handshake's code: ours, or the client's we echoed
 	disconnectLogged bool
 	closeRecv        bool
 	flushedAt        time.Time // when the closing socket's queue emptied

@@ -120,7 +120,7 @@ func (c *conn) onFrame(ev *codec.Event) {
 // echoClose answers the client's close frame with the same code, or with
 // an empty close frame if the client sent no code.
 func (c *conn) echoClose(code ws.StatusCode) {
-	c.closeSent = true
+	c.closeSent, c.closeCode = true, code
 	c.state = stClosing
 	c.e.metrics.closes.WithLabelValues(itoa(int(code))).Inc()
 	if code == ws.StatusNoStatusRcvd {

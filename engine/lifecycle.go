@@ -34,7 +34,7 @@ func (c *conn) sendClose(code ws.StatusCode, reason string) {
 	if c.closeSent || c.gc == nil {
 		return
 	}
-	c.closeSent = true
+	c.closeSent, c.closeCode = true, code
 	c.state = stClosing
 	c.e.metrics.closes.WithLabelValues(itoa(int(code))).Inc()
 	_, _ = c.gc.Write(codec.AppendClose(nil, code, reason))

@@ -71,7 +71,8 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	if !c.checkSigned(req.Target) {
 		return
 	}
-	if e.cfg.MaxForks > 0 && e.children.Load() >= int64(e.cfg.MaxForks) {
+	// A room's client needs a child only if it makes the room (joinRoom).
+	if !e.cfg.Broadcast && e.cfg.MaxForks > 0 && e.children.Load() >= int64(e.cfg.MaxForks) {
 		e.metrics.handshakeFail.WithLabelValues("429").Inc()
 		e.log.Log(logline.LevelError, "http", &c.fields, "Max of possible forks already active, upgrade rejected")
 		c.respondWith(429, e.httpHeaders(), "429 Too Many Requests\n")
@@ -103,6 +104,17 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		c.respondWith(403, e.httpHeaders(), "Forbidden\n")
 		return
 	}
+	var m *member
+	if e.cfg.Broadcast {
+		// A room's place is taken before the 101, so that a full room
+		// (--room-max) or a new room over --maxforks is a 429.
+		if m, refusal = e.joinRoom(c, unescapePath(req.Path)); m == nil {
+			e.metrics.handshakeFail.WithLabelValues("429").Inc()
+			e.log.Log(logline.LevelError, "http", &c.fields, "%s", refusal)
+			c.respondWith(429, e.httpHeaders(), "429 Too Many Requests\n")
+			return
+		}
+	}
 	resp, _, err := codec.Upgrade(head, codec.UpgradeOptions{Header: e.wsHeaders(), Protocols: protocolSelector(c.route.protocol)})
 	if err != nil {
 		// Counted under the status answered: 400, 405 (not GET), 426
@@ -114,6 +126,9 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		}
 		e.metrics.handshakeFail.WithLabelValues(itoa(status)).Inc()
 		e.log.Log(logline.LevelAccess, "http", &c.fields, "Bad handshake: %v", err)
+		if m != nil {
+			m.leave()
+		}
 		c.inputDone = true // what follows the answer is not frames
 		c.gc.Discard(-1)
 		_, _ = c.gc.Write(resp)
@@ -126,6 +141,11 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	c.upgraded = true
 	c.state = stOpen
 	c.framer = newFramer(&e.cfg)
+	if m != nil {
+		m.env = env
+		c.startEndpoint(m)
+		return
+	}
 	c.startEndpoint(e.newEndpoint(c, env, req.RawQuery))
 }
 
