@@ -175,6 +175,7 @@ Options:
                                  executable there (DIR/default when none is
                                  offered); else HTTP 400. Never outside DIR.
 {{handshake}}
+{{rooms}}
 
   --help                         Print help and exit.
 
@@ -225,6 +226,7 @@ func printHelp(w io.Writer) {
 		"{{outbuffer}}", fmt.Sprint(defaultOutBuffer),
 		"{{inbuffer}}", fmt.Sprint(defaultInBuffer),
 		"{{handshake}}", handshakeHelp,
+		"{{rooms}}", roomHelp,
 	).Replace(msg)
 	fmt.Fprintf(w, "%s\n", msg)
 }
