@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	gio "github.com/panjf2000/gnet/v2/pkg/io"
+	"golang.org/x/sys/unix"
 
 	"github.com/wsplex/wsplex/codec"
 	"github.com/wsplex/wsplex/internal/logline"
@@ -26,10 +28,6 @@ type member struct {
 	msgOp   ws.OpCode
 	msgSkip bool // not forwarded in this mode (websocketd ignores the other kind)
 }
-
-// iovs lends the slices a client's pump builds its writev from: per call,
-// not per client, so an idle client holds none.
-var iovs = sync.Pool{New: func() any { v := make([][]byte, 0, maxIOV); return &v }}
 
 // start: once the room's child runs, the client is in.
 func (m *member) start(c *conn) {
@@ -157,6 +155,17 @@ func (m *member) leave() {
 // sweep: the room's child is the room's; e.sweepRooms takes it.
 func (m *member) sweep() {}
 
+// roomBatch is what one write of a client's pump is built from: the
+// frames (iov) and the nodes they are (nodes), lent per call.
+type roomBatch struct {
+	iov   [][]byte
+	nodes []*frameNode
+}
+
+var roomBatches = sync.Pool{New: func() any {
+	return &roomBatch{iov: make([][]byte, 0, maxIOV), nodes: make([]*frameNode, 0, maxIOV)}
+}}
+
 // pump writes the room's frames from the client's cursor, as much as the
 // socket takes, in writevs of at most roomWriteBatch bytes; the rest goes
 // on the socket's Writable (resumeOutput). A client too far behind is
@@ -188,12 +197,11 @@ func (m *member) pump() {
 		if queued > 0 {
 			return // the socket's Writable calls resumeOutput
 		}
-		ip := iovs.Get().(*[][]byte)
-		iov := (*ip)[:0]
-		size, count := 0, 0
-		var first, ctl *frameNode
+		b := roomBatches.Get().(*roomBatch)
+		size := 0
+		var ctl *frameNode
 		n := m.at
-		for size < roomWriteBatch && len(iov) < maxIOV {
+		for size < roomWriteBatch && len(b.iov) < maxIOV {
 			next := n.next.Load()
 			if next == nil {
 				break
@@ -206,34 +214,80 @@ func (m *member) pump() {
 				ctl = next
 				break
 			}
-			if first == nil {
-				first = next
-			}
-			iov = append(iov, next.frame)
+			b.iov = append(b.iov, next.frame)
+			b.nodes = append(b.nodes, next)
 			size += len(next.frame)
-			count++
 			n = next
 		}
-		if n == m.at && ctl == nil {
-			iovs.Put(ip)
-			return // nothing more linked yet
+		stopped := false
+		if len(b.iov) > 0 {
+			stopped = m.write(b, size)
 		}
-		m.at = n
-		if count > 0 {
-			c.writeShared(iov)
-			e.metrics.roomDeliveries.Add(float64(count))
-			e.metrics.msgsOut.Add(float64(count))
-			e.metrics.roomDelivery.Observe(time.Duration(int64(time.Since(e.started)) - first.born).Seconds())
+		if !stopped {
+			m.at = n
 		}
-		clear(iov)
-		*ip = iov
-		iovs.Put(ip)
-		if ctl != nil {
+		clear(b.iov)
+		clear(b.nodes)
+		b.iov, b.nodes = b.iov[:0], b.nodes[:0]
+		roomBatches.Put(b)
+		switch {
+		case stopped:
+			return // the socket's Writable calls resumeOutput
+		case ctl != nil:
 			m.at = ctl
 			m.control(ctl)
 			return
+		case n == tail || n.next.Load() == nil:
+			return
 		}
 	}
+}
+
+// write writes a batch of frames (size bytes) to the client's socket,
+// straight from the shared frames. The cursor moves past what the kernel
+// took; a frame it took only part of is finished from the socket's queue
+// (a copy of its rest: the one copy a slow client costs). stopped: the
+// kernel took less than the batch, and the socket's Writable follows.
+func (m *member) write(b *roomBatch, size int) (stopped bool) {
+	c := m.c
+	took, more := c.writeShared(b.iov)
+	if took == size && more {
+		m.delivered(b.nodes)
+		return false
+	}
+	left := took
+	done := 0
+	for _, node := range b.nodes {
+		if left >= len(node.frame) {
+			left -= len(node.frame)
+			m.at = node
+			done++
+			continue
+		}
+		if left > 0 {
+			_, _ = c.gc.Write(node.frame[left:])
+			m.at = node
+			done++
+		}
+		break
+	}
+	m.delivered(b.nodes[:done])
+	if c.gc != nil && c.gc.OutboundBuffered() == 0 {
+		_ = c.gc.w.WantWrite(true) // stopped on a frame's bound: tell me when it takes more
+	}
+	return true
+}
+
+// delivered counts frames written (or queued whole) to the client, and
+// the delivery latency of the oldest.
+func (m *member) delivered(nodes []*frameNode) {
+	if len(nodes) == 0 {
+		return
+	}
+	e := m.r.e
+	e.metrics.roomDeliveries.Add(float64(len(nodes)))
+	e.metrics.msgsOut.Add(float64(len(nodes)))
+	e.metrics.roomDelivery.Observe(time.Duration(int64(time.Since(e.started)) - nodes[0].born).Seconds())
 }
 
 // slow applies --slow to a client more than --broadcast-queue bytes
@@ -283,14 +337,29 @@ func (m *member) control(n *frameNode) {
 func (c *conn) canSend() bool { return c.gc != nil && !c.closeSent }
 
 // writeShared writes frames of a room, encoded once for all its clients,
-// to the client's socket: the kernel takes what it takes straight from the
-// shared frames, and only the rest is copied into the socket's queue,
-// bounded by the caller's batch. Nothing goes after our close frame.
-func (c *conn) writeShared(iov [][]byte) {
-	if !c.canSend() {
-		return
+// to the client's socket with one writev, when nothing else is queued on
+// it: the kernel takes what it takes straight from the shared frames.
+// took is how much; more=false: the socket takes nothing more now (EAGAIN,
+// or the peer has gone, which the read side sees). Nothing goes after our
+// close frame.
+func (c *conn) writeShared(iov [][]byte) (took int, more bool) {
+	if !c.canSend() || c.gc.OutboundBuffered() > 0 {
+		return 0, false
 	}
-	_, _ = c.gc.Writev(iov)
+	for {
+		n, err := gio.Writev(c.gc.fd, iov)
+		if n < 0 {
+			n = 0
+		}
+		switch err {
+		case nil:
+			return n, true
+		case unix.EINTR:
+			continue
+		default:
+			return n, false
+		}
+	}
 }
 
 // closeWith closes the connection from the far side's decision (a room's

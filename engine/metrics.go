@@ -30,6 +30,7 @@ type metrics struct {
 	roomClients, roomDelivery       prometheus.Histogram
 	roomDeliveries, roomDrops       prometheus.Counter
 	roomSlowCloses, envelopeInvalid prometheus.Counter
+	roomInputPauses                 prometheus.Counter
 
 	srv  *http.Server
 	addr string
@@ -75,6 +76,7 @@ func newMetrics(e *Engine) (*metrics, error) {
 	m.roomDeliveries = counter("room_deliveries_total", "Room messages written to clients (one per client per message).")
 	m.roomDrops = counter("room_drops_total", "Room messages skipped for clients too far behind (--slow=drop).")
 	m.roomSlowCloses = counter("room_slow_closes_total", "Room clients closed with 1008 for being too far behind (--slow=close).")
+	m.roomInputPauses = counter("room_input_pauses_total", "Times a room client's input was paused because the room's queue for its child was full.")
 	m.envelopeInvalid = counter("room_envelope_invalid_total", "Output lines of --envelope=json children that were not valid and were skipped.")
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "wsplex", Name: "fd_limit", Help: "RLIMIT_NOFILE in force."},

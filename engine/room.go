@@ -662,6 +662,7 @@ func (r *room) enqueue(m *member, line []byte) (more bool) {
 	full := r.inBytes >= roomStdinQueue
 	if full && m != nil {
 		r.inWaiters = append(r.inWaiters, m)
+		r.e.metrics.roomInputPauses.Inc()
 	}
 	post := !r.inPosted
 	r.inPosted = true

@@ -490,7 +490,7 @@ func TestRoomFanInPaused(t *testing.T) {
 		t.Fatal(err)
 	}
 	const perClient, size = 8000, 1000
-	d := startDaemon(t, "--broadcast", "--broadcast-queue=1073741824", script)
+	d, metrics := startMetricsDaemon(t, 0, "--broadcast", "--broadcast-queue=1073741824", script)
 	rss := sampleRSS(t, d.pid(), 50*time.Millisecond)
 	a := dialWS(t, d.url("/"))
 	a.expectText(t, "ready")
@@ -514,10 +514,16 @@ func TestRoomFanInPaused(t *testing.T) {
 			}
 		}()
 	}
-	// Both hold far more than the child's pipe and the room's queue; let
-	// the child read once the writers are blocked or done.
+	// Both send far more than the child's pipe and the room's queue hold:
+	// the child reads once the room has paused them.
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	for deadline := time.Now().Add(waitTimeout); metrics.scrape(t)["wsplex_room_input_pauses_total"] < 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the clients were not paused within %v", waitTimeout)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the counter
+	}
 	f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -556,7 +562,9 @@ func TestRoomFanInPaused(t *testing.T) {
 		t.Fatal(err)
 	default:
 	}
-	if maxRSS := rss.finish(); maxRSS >= rssBound {
+	maxRSS := rss.finish()
+	t.Logf("clients paused %v times; daemon max RSS %d KiB", metrics.scrape(t)["wsplex_room_input_pauses_total"], maxRSS)
+	if maxRSS >= rssBound {
 		t.Errorf("daemon RSS reached %d KiB, want < %d", maxRSS, rssBound)
 	}
 }
