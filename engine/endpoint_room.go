@@ -52,11 +52,15 @@ func (m *member) begin(err error) {
 		m.c.started(err)
 		return
 	}
+	r := m.r
+	r.startMu.Lock()
+	m.c.fields.PID = r.pid
+	r.startMu.Unlock()
 	m.joined = true
 	m.rl.members[m] = struct{}{}
 	m.rl.n.Add(1)
-	if m.r.e.cfg.Envelope != "" {
-		m.r.enqueue(nil, appendJoin(nil, m.c.id, m.env))
+	if r.e.cfg.Envelope != "" {
+		r.enqueue(nil, appendJoin(nil, m.c.id, m.env))
 	}
 	m.env = nil
 	m.c.started(nil)

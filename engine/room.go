@@ -118,6 +118,7 @@ type room struct {
 	startMu   sync.Mutex
 	startDone bool
 	startErr  error
+	pid       int // the child's, for the clients' log lines
 	waiting   []*member
 
 	// Fan-in: whole messages for the child's stdin, guarded by inMu.
@@ -294,6 +295,9 @@ func (r *room) childStarted(p *spawn.Process, err error) {
 func (r *room) reportStart(err error) {
 	r.startMu.Lock()
 	r.startDone, r.startErr = true, err
+	if r.proc != nil {
+		r.pid = r.proc.Pid
+	}
 	waiting := r.waiting
 	r.waiting = nil
 	r.startMu.Unlock()
