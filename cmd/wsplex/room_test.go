@@ -112,6 +112,33 @@ func TestRoomBinary(t *testing.T) {
 	}
 }
 
+// TestRoomTextModes: a room's text is valid UTF-8 (invalid bytes repaired
+// as in text mode), and with --passstderr its stdout and stderr lines
+// reach every client as JSON.
+func TestRoomTextModes(t *testing.T) {
+	t.Parallel()
+	skipUnlessWsplex(t, "--broadcast")
+	script := writeScript(t, "bytes.sh", "#!/bin/bash\nread -r l\nprintf 'ok\\xff\\n'\nread -r l\necho oops >&2\nread -r l\n")
+	plain := startDaemon(t, "--broadcast", script)
+	c := dialWS(t, plain.url("/"))
+	c.sendText(t, "go")
+	c.expectText(t, "ok\ufffd")
+	c.sendText(t, "more")
+	plain.waitLog(t, "oops", waitTimeout)
+
+	js := startDaemon(t, "--broadcast", "--passstderr", script)
+	a := dialWS(t, js.url("/"))
+	b := dialWS(t, js.url("/"))
+	a.sendText(t, "go")
+	for _, c := range []*wsClient{a, b} {
+		c.expectText(t, `{"stream":"stdout","data":"ok\ufffd"}`)
+	}
+	a.sendText(t, "more")
+	for _, c := range []*wsClient{a, b} {
+		c.expectText(t, `{"stream":"stderr","data":"oops"}`)
+	}
+}
+
 // TestRoomStartFails: a room whose program cannot start closes each of
 // its clients with 1011 and the cause; the next client tries again.
 func TestRoomStartFails(t *testing.T) {
