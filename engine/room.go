@@ -58,8 +58,9 @@ import (
 const roomStdinQueue = 1 << 20
 
 // roomWriteBatch bounds what one client writes from the shared frames per
-// writev: a socket that takes less keeps the rest of the batch (copied in
-// its output buffer), so that is also what a slow client holds of its own.
+// writev. What the socket does not take stays in the shared list, but for
+// the rest of a frame it took part of, copied into the socket's queue: a
+// slow client holds at most one frame of its own.
 const roomWriteBatch = 64 << 10
 
 // maxRoomLine: a line of the child longer than this without a newline is
