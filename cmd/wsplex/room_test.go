@@ -180,6 +180,41 @@ func TestRoomShutdown(t *testing.T) {
 	}
 }
 
+// TestRoomManyClients: 200 clients of one room (on every loop) each get
+// every one of 500 lines, in order: the deliveries coalesced per loop lose
+// no wake-up.
+func TestRoomManyClients(t *testing.T) {
+	t.Parallel()
+	skipUnlessWsplex(t, "--broadcast")
+	const clients, lines = 200, 500
+	raiseNoFile(t, 4*clients)
+	script := writeScript(t, "burst.sh", fmt.Sprintf("#!/bin/bash\nread -r l\nfor ((i = 0; i < %d; i++)); do echo \"line $i\"; done\nread -r l\n", lines))
+	d := startDaemon(t, "--broadcast", script)
+	cs := make([]*wsClient, clients)
+	for i := range cs {
+		cs[i] = dialWS(t, d.url("/"))
+	}
+	cs[0].sendText(t, "go")
+	errs := make(chan error, clients)
+	for _, c := range cs {
+		go func() {
+			for i := 0; i < lines; i++ {
+				m, err := c.recvMessage(waitTimeout)
+				if err != nil || string(m.Data) != "line "+strconv.Itoa(i) {
+					errs <- fmt.Errorf("message %d: %s (%v)", i, m, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestRoomByPath: two paths are two rooms, two children, each with its
 // own ROOM; a message in one is not seen in the other.
 func TestRoomByPath(t *testing.T) {
