@@ -215,6 +215,46 @@ func TestRoomManyClients(t *testing.T) {
 	}
 }
 
+// TestRoomNothingAfterClose: the close-order rounds of closeorder_test.go
+// against one room of `cat` shared by every round: a client's message is
+// echoed to every client, its own included, while it closes; nothing
+// reaches a client after its close frame, whoever's echo it is.
+func TestRoomNothingAfterClose(t *testing.T) {
+	skipUnlessWsplex(t, "the close policy for a room's frames")
+	for _, m := range []struct {
+		name string
+		args []string
+		op   byte
+	}{{"text", nil, 0x1}, {"binary", []string{"--binary"}, 0x2}} {
+		t.Run(m.name, func(t *testing.T) {
+			d := startDaemon(t, append(append([]string{"--broadcast"}, m.args...), lookPath(t, "cat"))...)
+			closeFrame := rawFrame(true, 0, 0x8, true, closeBody(1000, ""))
+			frames := cat(rawFrame(true, 0, m.op, true, []byte("Hello World")), closeFrame)
+			var wg sync.WaitGroup
+			errs := make(chan error, closeOrderRounds)
+			work := make(chan int)
+			for range 8 {
+				wg.Go(func() {
+					for i := range work {
+						if err := closeOrderRound(d, frames, ws.StatusNormalClosure); err != nil {
+							errs <- fmt.Errorf("round %d: %w", i, err)
+						}
+					}
+				})
+			}
+			for i := range closeOrderRounds {
+				work <- i
+			}
+			close(work)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
+	}
+}
+
 // TestRoomByPath: two paths are two rooms, two children, each with its
 // own ROOM; a message in one is not seen in the other.
 func TestRoomByPath(t *testing.T) {
