@@ -47,7 +47,7 @@ func roomStart(t testing.TB, c *wsClient) (pid int, room, remote string) {
 func TestRoomSharedLines(t *testing.T) {
 	t.Parallel()
 	skipUnlessWsplex(t, "--broadcast")
-	d := startDaemon(t, "--broadcast", writeScript(t, "echo.sh", roomEcho))
+	d, metrics := startMetricsDaemon(t, 0, "--broadcast", writeScript(t, "echo.sh", roomEcho))
 	a := dialWS(t, d.url("/chat"))
 	pid, room, remote := roomStart(t, a)
 	if room != "/chat" || remote != "unset" {
@@ -70,6 +70,17 @@ func TestRoomSharedLines(t *testing.T) {
 	}
 	if p := waitProgram(t, d, waitTimeout); p.Pid != pid {
 		t.Errorf("program %d runs, want the room's %d", p.Pid, pid)
+	}
+	// 1 start line to a, then 3 lines to both: 7 deliveries, each timed
+	// (counted just after the write: polled).
+	v := metrics.scrape(t)
+	for deadline := time.Now().Add(waitTimeout); v["wsplex_room_deliveries_total"] < 7 && time.Now().Before(deadline); v = metrics.scrape(t) {
+		time.Sleep(10 * time.Millisecond) // polling the counter
+	}
+	if v["wsplex_rooms"] != 1 || v["wsplex_room_clients_count"] != 2 || v["wsplex_room_deliveries_total"] != 7 ||
+		v["wsplex_room_delivery_seconds_count"] < 1 || v["wsplex_running_children"] != 1 {
+		t.Errorf("metrics: rooms %v, clients observed %v, deliveries %v, delivery timings %v, children %v; want 1, 2, 7, >= 1, 1",
+			v["wsplex_rooms"], v["wsplex_room_clients_count"], v["wsplex_room_deliveries_total"], v["wsplex_room_delivery_seconds_count"], v["wsplex_running_children"])
 	}
 }
 

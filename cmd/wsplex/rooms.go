@@ -92,7 +92,8 @@ const roomHelp = `
 
   --slow=close|drop              A client too far behind: closed with 1008
                                  "slow consumer", or skipped to the newest
-                                 messages. The process never waits. Default: close
+                                 messages. The process never waits.
+                                 Default: close
 
   --envelope=json                The room's process reads JSON lines (join,
                                  message, leave, with the client's id and
