@@ -170,11 +170,18 @@ var roomBatches = sync.Pool{New: func() any {
 	return &roomBatch{iov: make([][]byte, 0, maxIOV), nodes: make([]*frameNode, 0, maxIOV)}
 }}
 
-// pump writes the room's frames from the client's cursor, as much as the
-// socket takes, in writevs of at most roomWriteBatch bytes; the rest goes
-// on the socket's Writable (resumeOutput). A client too far behind is
-// handled by --slow first.
+// pump is pumpFrames outside a delivery round (the client's start, its
+// socket's Writable).
 func (m *member) pump() {
+	m.pumpFrames()
+	m.rl.flushCount()
+}
+
+// pumpFrames writes the room's frames from the client's cursor, as much as
+// the socket takes, in writevs of at most roomWriteBatch bytes; the rest
+// goes on the socket's Writable (resumeOutput). A client too far behind is
+// handled by --slow first.
+func (m *member) pumpFrames() {
 	c := m.c
 	if m.left || !m.joined {
 		return
@@ -289,8 +296,7 @@ func (m *member) delivered(nodes []*frameNode) {
 		return
 	}
 	e := m.r.e
-	e.metrics.roomDeliveries.Add(float64(len(nodes)))
-	e.metrics.msgsOut.Add(float64(len(nodes)))
+	m.rl.count += len(nodes)
 	e.metrics.roomDelivery.Observe(time.Duration(int64(time.Since(e.started)) - nodes[0].born).Seconds())
 }
 

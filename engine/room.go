@@ -93,12 +93,25 @@ type roomLoop struct {
 	n       atomic.Int32 // len(members), for the room's loop
 	posted  atomic.Bool  // a deliver task is queued on loop
 	deliver func()
+	e       *Engine
+	count   int // messages written since the last flushCount
 }
 
 func (rl *roomLoop) run() {
 	rl.posted.Store(false)
 	for m := range rl.members {
-		m.pump()
+		m.pumpFrames()
+	}
+	rl.flushCount()
+}
+
+// flushCount adds what this loop's clients of the room were written to the
+// counters at once: one atomic add per delivery round, not per client.
+func (rl *roomLoop) flushCount() {
+	if rl.count > 0 {
+		rl.e.metrics.roomDeliveries.Add(float64(rl.count))
+		rl.e.metrics.msgsOut.Add(float64(rl.count))
+		rl.count = 0
 	}
 }
 
@@ -199,7 +212,7 @@ func (e *Engine) newRoom(c *conn, key, path string) *room {
 	r.loops = make([]roomLoop, len(loops))
 	for i, l := range loops {
 		rl := &r.loops[i]
-		rl.loop, rl.members = l, make(map[*member]struct{})
+		rl.loop, rl.members, rl.e = l, make(map[*member]struct{}), e
 		rl.deliver = rl.run
 	}
 	return r
