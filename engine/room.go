@@ -579,6 +579,7 @@ func (r *room) idle(fromTimer bool) {
 	g.mu.Lock()
 	if r.clients > 0 || r.over {
 		g.mu.Unlock()
+		r.lingerAt = time.Time{} // a client came during the linger: the room stays
 		return
 	}
 	now := time.Now()
