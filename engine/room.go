@@ -655,14 +655,19 @@ func (r *room) arm() {
 	r.timer.ResetAt(t)
 }
 
+// onTimer: a deadline is due. Each due one is cleared before it is acted
+// on, so that the timer is never re-armed at a past deadline.
 func (r *room) onTimer() {
 	now := time.Now()
 	if !r.lingerAt.IsZero() && !now.Before(r.lingerAt) {
+		r.lingerAt = time.Time{}
 		r.idle(true)
 	}
-	if !r.ladderAt.IsZero() && !now.Before(r.ladderAt) && r.life.laddering() {
+	if !r.ladderAt.IsZero() && !now.Before(r.ladderAt) {
 		r.ladderAt = time.Time{}
-		r.ladderStep()
+		if r.life.laddering() {
+			r.ladderStep()
+		}
 	}
 	r.arm()
 }
