@@ -3,7 +3,6 @@ package engine
 import (
 	"net"
 	"strconv"
-	"time"
 
 	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
@@ -77,9 +76,9 @@ type conn struct {
 	closeCode        ws.StatusCode // the closing handshake's code: ours, or the client's we echoed
 	disconnectLogged bool
 	closeRecv        bool
-	flushedAt        time.Time // when the closing socket's queue emptied
-	progressAt       time.Time // when the closing socket's queue last shrank
-	lastProgress     int       // OutboundBuffered at the last linger check
+	flushedAt        instant // when the closing socket's queue emptied
+	progressAt       instant // when the closing socket's queue last shrank
+	lastProgress     int     // OutboundBuffered at the last linger check
 
 	timer    reactor.Timer
 	timerSet bool // timer initialised (InitTimer)
@@ -124,7 +123,7 @@ func (e *Engine) open(l *reactor.Loop, fd int, addr net.Addr, p *peer) {
 	e.conns.Add(1)
 	e.metrics.conns.Inc()
 	c.id = strconv.FormatUint(e.nextID.Add(1), 10) + "-" + strconv.FormatInt(e.started.UnixNano()%1e9, 36)
-	c.dl.head = time.Now().Add(HeadTimeout)
+	c.dl.head = now().add(HeadTimeout)
 	c.arm()
 }
 

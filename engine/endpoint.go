@@ -84,7 +84,7 @@ func (e *endpointError) Error() string { return e.Reason }
 // connection. env is the connection's CGI environment.
 func (e *Engine) newEndpoint(c *conn, env []string, rawQuery string) endpoint {
 	argv := append([]string{c.route.script}, e.cfg.Args...)
-	ch := &childEndpoint{spec: spawn.Spec{Path: c.route.script, Args: argv, Env: env}}
+	ch := &childEndpoint{spec: &spawn.Spec{Path: c.route.script, Args: argv, Env: env}}
 	if e.cfg.PTY {
 		size := querySize(rawQuery)
 		ch.size = &size

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/wsplex/wsplex/codec"
 	"github.com/wsplex/wsplex/internal/logline"
@@ -37,7 +36,7 @@ func (c *conn) readHead() {
 		c.respond(status, statusLine(status)+"\n")
 		return
 	}
-	c.dl.head = time.Time{}
+	c.dl.head = 0
 	scheme := "http://"
 	if c.e.tlsConf != nil {
 		scheme = "https://"
@@ -152,9 +151,9 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 // startPings arms --pingms once the endpoint runs.
 func (c *conn) startPings() {
 	if iv := c.e.cfg.PingInterval; iv > 0 {
-		now := time.Now()
-		c.dl.ping = now.Add(iv)
-		c.dl.pong = now.Add(2 * iv)
+		now := now()
+		c.dl.ping = now.add(iv)
+		c.dl.pong = now.add(2 * iv)
 		c.arm()
 	}
 }
@@ -165,7 +164,7 @@ func (c *conn) respond(status int, body string) {
 }
 
 func (c *conn) respondWith(status int, hdr []codec.Header, body string) {
-	c.dl.head = time.Time{}
+	c.dl.head = 0
 	// Whatever the client sends after the answer is not WebSocket frames:
 	// read only to notice the close.
 	c.inputDone = true
