@@ -6,6 +6,7 @@ package main
 // artifacts/ as the other browser tests' do.
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -43,13 +44,41 @@ func TestRoomBrowserChat(t *testing.T) {
 	if got := strings.Join(res.Lines[0], "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("first page:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
-	started := 0
+	if started := roomStarts(d); started != 1 {
+		t.Errorf("%d processes started for three pages, want 1", started)
+	}
+}
+
+// roomStarts counts the room children d has started.
+func roomStarts(d *daemon) int {
+	n := 0
 	for _, l := range d.logLines() {
-		if strings.Contains(l.Text, "Room /: process started") {
-			started++
+		if strings.Contains(l.Text, ": process started") {
+			n++
 		}
 	}
-	if started != 1 {
-		t.Errorf("%d processes started for three pages, want 1", started)
+	return n
+}
+
+// TestRoomDashboardInBrowser: examples/dashboard with --broadcast, as
+// examples/rooms says: a Go client and a Chromium page are fed by the
+// same stats.sh, the page's chart gets its points.
+func TestRoomDashboardInBrowser(t *testing.T) {
+	if _, err := os.Stat("/proc/stat"); err != nil {
+		t.Skip("the dashboard example reads /proc (Linux)")
+	}
+	skipUnlessWsplex(t, "--broadcast")
+	d := startDaemon(t, "--broadcast", "--staticdir="+exampleScript("dashboard/static"), exampleScript("dashboard/stats.sh"), "0.2")
+	c := dialWS(t, d.url("/stats")) // the page's path
+	if f := strings.Fields(string(c.readMessage(t, waitTimeout).Data)); len(f) != 3 {
+		t.Fatalf("stats line %q, want three numbers", f)
+	}
+	res := runBrowser(t, "dashboard", d.httpURL("/"), "room-dashboard")
+	if res.Points < 10 || res.CPU == "" {
+		t.Errorf("chart: %d points, CPU %q", res.Points, res.CPU)
+	}
+	c.readMessage(t, waitTimeout) // the Go client was fed all along
+	if n := roomStarts(d); n != 1 {
+		t.Errorf("%d stats.sh started for two clients, want 1", n)
 	}
 }
