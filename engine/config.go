@@ -108,6 +108,26 @@ type Config struct {
 	// taken from X-Forwarded-For, its rightmost address not itself trusted.
 	TrustedProxies []netip.Prefix
 
+	// Rooms (issue 14, room.go).
+
+	// Broadcast (--broadcast): the clients of one route (the URL path; with
+	// --dir, the script and its PATH_INFO) share one child, a room.
+	Broadcast bool
+	// BroadcastLinger (--broadcast-linger): how long a room's child outlives
+	// its last client; a client that comes meanwhile keeps it.
+	BroadcastLinger time.Duration
+	// BroadcastQueue (--broadcast-queue): bytes of the room's output a
+	// client may be behind before --slow applies; 0 = DefaultBroadcastQueue.
+	BroadcastQueue int
+	// SlowDrop (--slow=drop): a client too far behind skips to the newest
+	// messages; false (--slow=close) closes it with 1008 "slow consumer".
+	SlowDrop bool
+	// Envelope (--envelope=json): the room's child reads and writes JSON
+	// lines (join, message, leave in; data, to, close out); "" = plain.
+	Envelope string
+	// RoomMax (--room-max): clients of one room; over it, 429. 0 = no limit.
+	RoomMax int
+
 	// Socket backends (issue 13): instead of a child, each WebSocket is
 	// bridged to a connection of its own to Backend (endpoint_socket.go).
 

@@ -3,8 +3,8 @@ package engine
 import (
 	"net"
 	"strconv"
-	"time"
 
+	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
 
 	"github.com/wsplex/wsplex/engine/tlsbridge"
@@ -73,11 +73,12 @@ type conn struct {
 	errClose  bool // closing because the client broke the protocol
 
 	closeSent        bool
+	closeCode        ws.StatusCode // the closing handshake's code: ours, or the client's we echoed
 	disconnectLogged bool
 	closeRecv        bool
-	flushedAt        time.Time // when the closing socket's queue emptied
-	progressAt       time.Time // when the closing socket's queue last shrank
-	lastProgress     int       // OutboundBuffered at the last linger check
+	flushedAt        instant // when the closing socket's queue emptied
+	progressAt       instant // when the closing socket's queue last shrank
+	lastProgress     int     // OutboundBuffered at the last linger check
 
 	timer    reactor.Timer
 	timerSet bool // timer initialised (InitTimer)
@@ -122,7 +123,7 @@ func (e *Engine) open(l *reactor.Loop, fd int, addr net.Addr, p *peer) {
 	e.conns.Add(1)
 	e.metrics.conns.Inc()
 	c.id = strconv.FormatUint(e.nextID.Add(1), 10) + "-" + strconv.FormatInt(e.started.UnixNano()%1e9, 36)
-	c.dl.head = time.Now().Add(HeadTimeout)
+	c.dl.head = now().add(HeadTimeout)
 	c.arm()
 }
 

@@ -77,6 +77,11 @@
 //     interest off while the client is behind, the client's reads paused
 //     while the backend's socket takes no more, a half-close when the
 //     client goes, the PROXY header of --backend-proxy-protocol;
+//   - endpoint_room.go, room.go, room_frames.go, room_envelope.go:
+//     --broadcast, one child for the clients of a route: the room (its
+//     child on the loop of the client that made it, its clients on their
+//     own loops), its shared list of frames encoded once, each client's
+//     cursor written with conn.writeShared, --envelope=json;
 //   - outbound.go: the far side's output -> frames -> the socket, through
 //     the one choke point conn.add;
 //   - framer.go: output to frames, one framer per output mode (text
@@ -108,7 +113,8 @@
 // Its stderr is logged as it would be without --passstderr. Output written
 // before the close frame goes out ahead of it, in order; a child that exits
 // first has its last partial line sent, then the close frame with its exit
-// status. The one choke point is conn.add (outbound.go).
+// status. The one choke point is conn.add (outbound.go), and for a room's
+// shared frames conn.writeShared (endpoint_room.go).
 //
 // Every field of conn is owned by the connection's loop goroutine, and
 // every method that touches one runs there: the socket's and the child's
@@ -118,6 +124,10 @@
 // (handChild), a spawner child's exit report (spawn posts it to the
 // child's loop), the --reverselookup query, shutdown, and the events of a
 // --prefork child, which waits on the spawner's loop until it is taken.
+// A room (room.go) spans loops: it posts one delivery per loop with
+// clients after a read of its child, and a client posts whole messages to
+// the room's loop; its registry has a mutex, taken when a client joins or
+// leaves.
 // Once the loops have stopped at shutdown, the sweep (sweep.go) is the
 // owner that is left. That single owner is why there are no locks in the
 // data path.

@@ -88,7 +88,7 @@ func (e *Engine) newEndpoint(c *conn, env []string, rawQuery string) endpoint {
 		return newSocketEndpoint()
 	}
 	argv := append([]string{c.route.script}, e.cfg.Args...)
-	ch := &childEndpoint{spec: spawn.Spec{Path: c.route.script, Args: argv, Env: env}}
+	ch := &childEndpoint{spec: &spawn.Spec{Path: c.route.script, Args: argv, Env: env}}
 	if e.cfg.PTY {
 		size := querySize(rawQuery)
 		ch.size = &size

@@ -33,7 +33,7 @@ import (
 type childEndpoint struct {
 	c    *conn
 	e    *Engine
-	spec spawn.Spec
+	spec *spawn.Spec    // what to start; dropped once started (spawn)
 	size *spawn.Winsize // on a terminal of this size (--pty, endpoint_pty.go); nil on pipes
 
 	proc *spawn.Process
@@ -44,12 +44,12 @@ type childEndpoint struct {
 	outPaused      bool // not reading its output: the client is behind
 	pacedErr       bool // stderr goes to the client (--passstderr): paused with stdout
 	inText         bool // the client message in progress is one this mode forwards
+	timerSet       bool
 	stdinPend      []byte
 	fdsCharged     int64 // fds counted in Engine.fdsHeld for this child
 
-	ladder   spawn.Ladder
-	timer    reactor.Timer // the ladder's next rung
-	timerSet bool
+	ladder spawn.Ladder
+	timer  reactor.Timer // the ladder's next rung
 }
 
 // childFDs is what a child costs the daemon in fds (three pipes), charged
@@ -78,18 +78,22 @@ func (ch *childEndpoint) start(c *conn) {
 // wait for the fork.
 func (ch *childEndpoint) spawn() {
 	e := ch.e
+	// The environment is the child's, not the connection's: an idle
+	// connection should not hold a KiB of it.
+	spec := *ch.spec
+	ch.spec = nil
 	if ch.size != nil {
-		ch.childStarted(e.startPTY(ch.spec, *ch.size))
+		ch.childStarted(e.startPTY(spec, *ch.size))
 		return
 	}
-	if e.pool != nil && ch.spec.Path == e.cfg.Command {
-		if p, ok := e.pool.Take(ch.spec.Env, ch); ok {
+	if e.pool != nil && spec.Path == e.cfg.Command {
+		if p, ok := e.pool.Take(spec.Env, ch); ok {
 			ch.childStarted(p, nil)
 			return
 		}
 	}
 	e.starts.Add(1)
-	e.spawner.SpawnAsync(ch.spec, func(p *spawn.Process, err error) {
+	e.spawner.SpawnAsync(spec, func(p *spawn.Process, err error) {
 		e.handChild(ch, p, err) // sweep.go
 	})
 }

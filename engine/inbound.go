@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"time"
 
 	"github.com/gobwas/ws"
 
@@ -105,7 +104,7 @@ func (c *conn) onFrame(ev *codec.Event) {
 		}
 	case codec.Pong:
 		if c.e.cfg.PingInterval > 0 {
-			c.dl.pong = time.Now().Add(2 * c.e.cfg.PingInterval)
+			c.dl.pong = now().add(2 * c.e.cfg.PingInterval)
 		}
 	case codec.Close:
 		c.closeRecv, c.inputDone = true, true
@@ -120,7 +119,7 @@ func (c *conn) onFrame(ev *codec.Event) {
 // echoClose answers the client's close frame with the same code, or with
 // an empty close frame if the client sent no code.
 func (c *conn) echoClose(code ws.StatusCode) {
-	c.closeSent = true
+	c.closeSent, c.closeCode = true, code
 	c.state = stClosing
 	c.e.metrics.closes.WithLabelValues(itoa(int(code))).Inc()
 	if code == ws.StatusNoStatusRcvd {

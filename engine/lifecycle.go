@@ -34,7 +34,7 @@ func (c *conn) sendClose(code ws.StatusCode, reason string) {
 	if c.closeSent || c.gc == nil {
 		return
 	}
-	c.closeSent = true
+	c.closeSent, c.closeCode = true, code
 	c.state = stClosing
 	c.e.metrics.closes.WithLabelValues(itoa(int(code))).Inc()
 	_, _ = c.gc.Write(codec.AppendClose(nil, code, reason))
@@ -57,23 +57,23 @@ func (c *conn) lingerCheck() {
 	if gc == nil || c.state != stClosing {
 		return
 	}
-	now := time.Now()
+	now := now()
 	ob := gc.OutboundBuffered()
 	if ob == 0 {
-		if !c.upgraded || c.closeRecv || c.errClose || (!c.flushedAt.IsZero() && now.After(c.flushedAt.Add(echoWait))) || !c.closeSent {
-			c.dl.linger = time.Time{}
+		if !c.upgraded || c.closeRecv || c.errClose || (c.flushedAt != 0 && now > c.flushedAt.add(echoWait)) || !c.closeSent {
+			c.dl.linger = 0
 			c.closeSocket()
 			return
 		}
-		if c.flushedAt.IsZero() {
+		if c.flushedAt == 0 {
 			c.flushedAt = now
 		}
-		c.dl.linger = c.flushedAt.Add(echoWait)
+		c.dl.linger = c.flushedAt.add(echoWait)
 		c.arm()
 		return
 	}
-	c.flushedAt = time.Time{}
-	if ob < c.lastProgress || c.progressAt.IsZero() {
+	c.flushedAt = 0
+	if ob < c.lastProgress || c.progressAt == 0 {
 		c.progressAt = now
 	}
 	c.lastProgress = ob
@@ -82,12 +82,12 @@ func (c *conn) lingerCheck() {
 		// A client that broke the protocol does not get 30 s of patience.
 		limit = echoWait
 	}
-	if now.Sub(c.progressAt) > limit {
+	if time.Duration(now-c.progressAt) > limit {
 		c.e.log.Log(logline.LevelAccess, "websocket", &c.fields, "Client read nothing for %v while closing: dropped", limit)
 		c.closeSocket()
 		return
 	}
-	c.dl.linger = now.Add(10 * time.Millisecond)
+	c.dl.linger = now.add(10 * time.Millisecond)
 	c.arm()
 }
 

@@ -91,6 +91,7 @@ func (e *Engine) sweep() {
 	}
 	procs = append(procs, e.leftBehind...)
 	e.leftBehind = nil
+	procs = append(procs, e.sweepRooms()...)
 	// Starts still in flight (the spawner is still up) answer soon.
 	deadline := time.Now().Add(sweepWait)
 	for e.starts.Load() > 0 && time.Now().Before(deadline) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/wsplex/wsplex/codec"
 	"github.com/wsplex/wsplex/internal/logline"
@@ -37,7 +36,7 @@ func (c *conn) readHead() {
 		c.respond(status, statusLine(status)+"\n")
 		return
 	}
-	c.dl.head = time.Time{}
+	c.dl.head = 0
 	scheme := "http://"
 	if c.e.tlsConf != nil {
 		scheme = "https://"
@@ -72,7 +71,8 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	if !c.checkSigned(req.Target) {
 		return
 	}
-	if e.cfg.MaxForks > 0 && e.children.Load() >= int64(e.cfg.MaxForks) {
+	// A room's client needs a child only if it makes the room (joinRoom).
+	if !e.cfg.Broadcast && e.cfg.MaxForks > 0 && e.children.Load() >= int64(e.cfg.MaxForks) {
 		e.metrics.handshakeFail.WithLabelValues("429").Inc()
 		e.log.Log(logline.LevelError, "http", &c.fields, "Max of possible forks already active, upgrade rejected")
 		c.respondWith(429, e.httpHeaders(), "429 Too Many Requests\n")
@@ -104,6 +104,17 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		c.respondWith(403, e.httpHeaders(), "Forbidden\n")
 		return
 	}
+	var m *member
+	if e.cfg.Broadcast {
+		// A room's place is taken before the 101, so that a full room
+		// (--room-max) or a new room over --maxforks is a 429.
+		if m, refusal = e.joinRoom(c, unescapePath(req.Path)); m == nil {
+			e.metrics.handshakeFail.WithLabelValues("429").Inc()
+			e.log.Log(logline.LevelError, "http", &c.fields, "%s", refusal)
+			c.respondWith(429, e.httpHeaders(), "429 Too Many Requests\n")
+			return
+		}
+	}
 	resp, _, err := codec.Upgrade(head, codec.UpgradeOptions{Header: e.wsHeaders(), Protocols: protocolSelector(c.route.protocol)})
 	if err != nil {
 		// Counted under the status answered: 400, 405 (not GET), 426
@@ -115,6 +126,9 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		}
 		e.metrics.handshakeFail.WithLabelValues(itoa(status)).Inc()
 		e.log.Log(logline.LevelAccess, "http", &c.fields, "Bad handshake: %v", err)
+		if m != nil {
+			m.leave()
+		}
 		c.inputDone = true // what follows the answer is not frames
 		c.gc.Discard(-1)
 		_, _ = c.gc.Write(resp)
@@ -127,15 +141,20 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	c.upgraded = true
 	c.state = stOpen
 	c.framer = newFramer(&e.cfg)
+	if m != nil {
+		m.env = env
+		c.startEndpoint(m)
+		return
+	}
 	c.startEndpoint(e.newEndpoint(c, env, req.RawQuery))
 }
 
 // startPings arms --pingms once the endpoint runs.
 func (c *conn) startPings() {
 	if iv := c.e.cfg.PingInterval; iv > 0 {
-		now := time.Now()
-		c.dl.ping = now.Add(iv)
-		c.dl.pong = now.Add(2 * iv)
+		now := now()
+		c.dl.ping = now.add(iv)
+		c.dl.pong = now.add(2 * iv)
 		c.arm()
 	}
 }
@@ -146,7 +165,7 @@ func (c *conn) respond(status int, body string) {
 }
 
 func (c *conn) respondWith(status int, hdr []codec.Header, body string) {
-	c.dl.head = time.Time{}
+	c.dl.head = 0
 	// Whatever the client sends after the answer is not WebSocket frames:
 	// read only to notice the close.
 	c.inputDone = true

@@ -46,6 +46,8 @@ func applyBackendFlags(o *options, haveCommand bool, cfg *engine.Config) string 
 		return "Ambiguous. Provided --protodir and --backend argument. Please only specify just one."
 	case o.pty || o.preFork > 0 || o.passStderr:
 		return "--backend cannot be used with --pty, --prefork or --passstderr: a socket backend is not a process (no terminal, nothing to start ahead, no stderr)."
+	case o.rooms.broadcast:
+		return "--backend cannot be used with --broadcast: each WebSocket gets its own backend connection; the backend server is what they share."
 	case b.timeout <= 0:
 		return fmt.Sprintf("Incorrect --backend-timeout %v: want a positive duration such as 5s or 500ms.", b.timeout)
 	}

@@ -637,6 +637,7 @@ func TestBackendFlags(t *testing.T) {
 		{[]string{ok, "--pty"}, 1, "--backend cannot be used with --pty, --prefork or --passstderr: a socket backend is not a process (no terminal, nothing to start ahead, no stderr)."},
 		{[]string{ok, "--prefork=2"}, 1, "--backend cannot be used with --pty, --prefork or --passstderr: a socket backend is not a process (no terminal, nothing to start ahead, no stderr)."},
 		{[]string{ok, "--passstderr"}, 1, "--backend cannot be used with --pty, --prefork or --passstderr: a socket backend is not a process (no terminal, nothing to start ahead, no stderr)."},
+		{[]string{ok, "--broadcast"}, 1, "--backend cannot be used with --broadcast: each WebSocket gets its own backend connection; the backend server is what they share."},
 		{[]string{"--backend=http://127.0.0.1:7777"}, 1, "Incorrect --backend 'http://127.0.0.1:7777': want tcp://HOST:PORT or unix:///PATH."},
 		{[]string{"--backend=127.0.0.1:7777"}, 1, "Incorrect --backend '127.0.0.1:7777': want tcp://HOST:PORT or unix:///PATH."},
 		{[]string{"--backend=tcp://127.0.0.1"}, 1, "Incorrect --backend 'tcp://127.0.0.1': want tcp://HOST:PORT or unix:///PATH (a host and a port)."},

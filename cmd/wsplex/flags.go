@@ -88,6 +88,7 @@ type options struct {
 	inBuffer      byteCount
 	hs            handshakeOptions // handshake.go
 	be            backendOptions   // backend.go
+	rooms         roomOptions      // rooms.go
 }
 
 // newFlagSet defines every flag. It uses the standard flag package, as
@@ -143,6 +144,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var(&o.inBuffer, "inbuffer", "Client bytes not yet read by the child before the client is closed with 1008")
 	defineHandshakeFlags(fs, &o.hs)
 	defineBackendFlags(fs, &o.be)
+	defineRoomFlags(fs, &o.rooms)
 	return fs
 }
 
@@ -292,6 +294,13 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 
 	if msg := applyHandshakeFlags(&o, len(rest) > 0, &cfg); msg != "" {
 		return fail(exitInvalid, true, "%s", msg)
+	}
+
+	if msg := applyRoomFlags(&o, fs, &cfg); msg != "" {
+		return fail(exitInvalid, true, "%s", msg)
+	}
+	if cfg.Broadcast && cfg.Command == "" && cfg.Dir == "" && cfg.ProtoDir == "" {
+		return fail(exitInvalid, true, "--broadcast needs COMMAND, --dir or --protodir: a room is a program.")
 	}
 
 	if o.devConsole && (o.staticDir != "" || o.cgiDir != "") {

@@ -175,6 +175,7 @@ Options:
                                  executable there (DIR/default when none is
                                  offered); else HTTP 400. Never outside DIR.
 {{handshake}}{{backend}}
+{{rooms}}
 
   --help                         Print help and exit.
 
@@ -226,6 +227,7 @@ func printHelp(w io.Writer) {
 		"{{inbuffer}}", fmt.Sprint(defaultInBuffer),
 		"{{handshake}}", handshakeHelp,
 		"{{backend}}", backendHelp,
+		"{{rooms}}", roomHelp,
 	).Replace(msg)
 	fmt.Fprintf(w, "%s\n", msg)
 }
