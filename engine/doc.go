@@ -63,12 +63,14 @@
 //   - endpoint.go: the seam: the endpoint interface, where an endpoint is
 //     as the conn sees it (far: none, starting, up, ended, released), and
 //     the sink methods;
-//   - endpoint_child.go: a child on pipes: stdin, stdout/stderr with its
-//     pipe's read interest off while the client is behind (back on at the
-//     socket's Writable once the backlog is half drained), exit, the
-//     termination ladder; life.go is where the child is in its life, one
-//     state (none, starting, running, laddering, orphans, group ladder,
-//     reaped);
+//   - endpoint_child.go: a child on pipes for one connection: its stdin,
+//     its output framed for the client, paused while the client is behind
+//     (back on at the socket's Writable once the backlog is half drained);
+//   - child.go: a process the daemon runs, for a connection or a room: its
+//     slot and fds, its start, its pipes and exit on the loop, the read
+//     pause, the termination ladder; life.go is where it is in its life,
+//     one state (none, starting, running, laddering, orphans, group
+//     ladder, reaped);
 //   - endpoint_pty.go: --pty, children on terminals (control messages,
 //     the hangup);
 //   - endpoint_socket.go: --backend, each WebSocket bridged to its own

@@ -41,12 +41,9 @@ func (ch *childEndpoint) lookupThenStart() {
 // that closed or began closing meanwhile (the client left, the daemon is
 // shutting down) gets no child; its slot and fds are given back.
 func (ch *childEndpoint) lookedUp(host string) {
-	c, e := ch.c, ch.e
+	c := ch.c
 	if c.state != stOpen {
-		e.children.Add(-1)
-		e.fdsHeld.Add(-ch.fdsCharged)
-		ch.fdsCharged = 0
-		ch.life = lifeNone
+		ch.uncharge()
 		c.released()
 		return
 	}

@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
-	"golang.org/x/sys/unix"
 
 	"github.com/wsplex/wsplex/codec"
 	"github.com/wsplex/wsplex/internal/logline"
@@ -144,20 +143,14 @@ type room struct {
 	inWaiters []*member
 
 	// The room's loop only.
-	proc       *spawn.Process
-	life       life
-	ladder     spawn.Ladder
-	fdsCharged int64
-	stdinQ     [][]byte
-	outLine    []byte
-	errLine    []byte
-	outEOF     bool
-	errEOF     bool
-	pushed     bool // frames appended since the last schedule
-	timer      reactor.Timer
-	timerSet   bool
-	lingerAt   time.Time
-	ladderAt   time.Time
+	ch       child // the room's process (child.go)
+	stdinQ   [][]byte
+	outLine  []byte
+	errLine  []byte
+	pushed   bool          // frames appended since the last schedule
+	timer    reactor.Timer // the end of the linger
+	timerSet bool
+	lingerAt time.Time
 }
 
 // roomKey is the route of an upgrade: the program and the URL path (with
@@ -190,9 +183,7 @@ func (e *Engine) joinRoom(c *conn, path string) (m *member, refusal string) {
 		g.byKey[key] = r
 		g.all[r] = struct{}{}
 		// The slot (--maxforks) and the fds are the child's from now on.
-		e.children.Add(1)
-		r.fdsCharged = childFDs
-		e.fdsHeld.Add(r.fdsCharged)
+		r.ch.charge()
 	}
 	r.clients++
 	e.metrics.roomClients.Observe(float64(r.clients))
@@ -208,6 +199,7 @@ func (e *Engine) joinRoom(c *conn, path string) (m *member, refusal string) {
 func (e *Engine) newRoom(c *conn, key, path string) *room {
 	r := &room{e: e, key: key, path: path, loop: c.loop, frames: newFrameList()}
 	r.fields = logline.Fields{URL: c.fields.URL, Command: c.route.script}
+	r.ch.init(e, c.loop, r, &r.fields)
 	loops := e.group.Loops()
 	r.loops = make([]roomLoop, len(loops))
 	for i, l := range loops {
@@ -231,86 +223,32 @@ func (r *room) start(c *conn) {
 	}
 	env = append(env, "ROOM="+cleanValue(r.path), "SCRIPT_NAME="+c.route.scriptName, "PATH_INFO="+cleanValue(c.route.pathInfo))
 	argv := append([]string{c.route.script}, e.cfg.Args...)
-	r.life = lifeStarting
-	e.starts.Add(1)
-	e.spawner.SpawnAsync(spawn.Spec{Path: c.route.script, Args: argv, Env: env}, func(p *spawn.Process, err error) {
-		e.handRoom(r, p, err)
-	})
-}
-
-// handRoom takes a start answer to the room's loop, as handChild does for
-// a connection: a child the loops can no longer take is the sweep's.
-func (e *Engine) handRoom(r *room, p *spawn.Process, err error) {
-	defer e.starts.Add(-1)
-	if p != nil {
-		e.handMu.Lock()
-		switch {
-		case e.swept:
-			e.handMu.Unlock()
-			_ = p.Signal(unix.SIGKILL)
-			p.Release()
-			return
-		case e.loopsGone:
-			e.late = append(e.late, p)
-			e.handMu.Unlock()
-			return
-		}
-		e.handing[p] = struct{}{}
-		e.handMu.Unlock()
-	}
-	r.loop.Post(func() {
-		if p != nil {
-			e.handMu.Lock()
-			delete(e.handing, p)
-			e.handMu.Unlock()
-		}
-		r.childStarted(p, err)
-	})
+	r.ch.spawnAsync(spawn.Spec{Path: c.route.script, Args: argv, Env: env})
 }
 
 // childStarted: the child runs (or could not start); the clients that
 // joined meanwhile are told.
-func (r *room) childStarted(p *spawn.Process, err error) {
+func (r *room) childStarted(err error) {
 	e := r.e
 	if err != nil {
-		e.children.Add(-1)
-		e.fdsHeld.Add(-r.fdsCharged)
-		r.fdsCharged = 0
-		e.metrics.spawnFail.Inc()
 		e.log.Log(logline.LevelError, "process", &r.fields, "Room %s: could not launch process %s: %v", r.path, r.fields.Command, err)
 		r.unlist()
-		r.life = lifeReaped
 		r.dropInput()
-		reason := "could not start the program"
-		var se *spawn.StartError
-		if errors.As(err, &se) {
-			reason = "could not start: " + se.Reason
-		}
-		r.reportStart(&endpointError{Code: ws.StatusInternalServerError, Reason: reason})
+		r.reportStart(&endpointError{Code: ws.StatusInternalServerError, Reason: startReason(err)})
 		r.release()
 		return
 	}
-	if err := p.Attach(r.loop, r); err != nil {
-		e.log.Log(logline.LevelError, "process", &r.fields, "Room %s: could not watch process %d: %v", r.path, p.Pid, err)
-	}
-	r.proc = p
-	r.life = lifeRunning
-	r.fields.PID = p.Pid
-	e.fdsHeld.Add(int64(p.FDs()) - r.fdsCharged)
-	r.fdsCharged = int64(p.FDs())
-	e.metrics.children.Inc()
 	e.log.Log(logline.LevelAccess, "session", &r.fields, "Room %s: process started", r.path)
 	r.reportStart(nil)
 	r.writeStdin()
-	r.onChild()
 	r.idle(false) // every client may have left while it started
 }
 
 func (r *room) reportStart(err error) {
 	r.startMu.Lock()
 	r.startDone, r.startErr = true, err
-	if r.proc != nil {
-		r.pid = r.proc.Pid
+	if r.ch.proc != nil {
+		r.pid = r.ch.proc.Pid
 	}
 	waiting := r.waiting
 	r.waiting = nil
@@ -320,78 +258,20 @@ func (r *room) reportStart(err error) {
 	}
 }
 
-// Notify is spawn's signal that the child has events, on the room's loop.
-func (r *room) Notify(*spawn.Process) { r.onChild() }
-
-func (r *room) onChild() {
-	p := r.proc
-	if p == nil || r.life.finished() {
-		return
-	}
-	bits := p.TakeEvents()
-	if bits&spawn.EvStdin != 0 {
-		r.writeStdin()
-	}
-	if bits&spawn.EvExit != 0 {
-		p.Reap()
-	}
-	if bits&(spawn.EvStdout|spawn.EvStderr|spawn.EvExit) != 0 {
-		r.pump()
-	}
-}
-
-// pump reads the child's output: frames for the room, then one deliver
-// task per loop with clients. The child is never paused.
-func (r *room) pump() {
-	p := r.proc
-	if p == nil || r.life.finished() {
-		return
-	}
-	bp := scratch.Get().(*[]byte)
-	buf := *bp
-	defer scratch.Put(bp)
-	for i := 0; !r.outEOF && i < readsPerRun; i++ {
-		n, err := p.ReadStdout(buf)
-		if n > 0 {
-			r.fromStdout(buf[:n])
-		}
-		if r.endOfStream(err) {
-			r.outEOF = true
-			p.PauseRead(spawn.EvStdout)
-		}
-		if err != nil {
-			break
-		}
-	}
-	for i := 0; !r.errEOF && i < readsPerRun; i++ {
-		n, err := p.ReadStderr(buf)
-		if n > 0 {
-			r.fromStderr(buf[:n])
-		}
-		if r.endOfStream(err) {
-			r.errEOF = true
-			p.PauseRead(spawn.EvStderr)
-		}
-		if err != nil {
-			break
-		}
-	}
-	if r.outEOF && r.errEOF && p.Exited() {
-		r.finish()
-		return
+// childOutput: the child's output becomes frames for the room, then one
+// deliver task per loop with clients. The child is never paused.
+func (r *room) childOutput(st stream, data []byte) bool {
+	if st == streamOut {
+		r.fromStdout(data)
+	} else {
+		r.fromStderr(data)
 	}
 	r.schedule()
+	return false
 }
 
-func (r *room) endOfStream(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, spawn.ErrWouldBlock) {
-		return r.proc.Exited()
-	}
-	return true
-}
+func (r *room) childStdin()    { r.writeStdin() }
+func (r *room) childReleased() { r.release() }
 
 func (r *room) now() int64 { return int64(time.Since(r.e.started)) }
 
@@ -487,13 +367,10 @@ func (r *room) schedule() {
 	}
 }
 
-// finish runs once the child is reaped and its output read: the last
-// partial line goes out, then every client gets the close frame with the
-// exit status, and the room is no longer joined.
-func (r *room) finish() {
-	e := r.e
-	p := r.proc
-	status, _ := p.Reap()
+// childExited: the child is reaped and its output read: the last partial
+// line goes out, then every client gets the close frame with the exit
+// status, and the room is no longer joined.
+func (r *room) childExited(code ws.StatusCode, reason string) {
 	if len(r.outLine) > 0 {
 		r.stdoutLine(r.outLine)
 	}
@@ -501,29 +378,13 @@ func (r *room) finish() {
 		r.stderrLine(r.errLine, false)
 	}
 	r.outLine, r.errLine = nil, nil
-	if r.life == lifeLaddering && r.ladder.Rung() != spawn.RungDone && p.GroupAlive() {
-		r.life = lifeGroupLadder
-	} else {
-		r.life = lifeReaped
-		r.ladderAt = time.Time{}
-	}
-	e.children.Add(-1)
-	e.fdsHeld.Add(-r.fdsCharged)
-	r.fdsCharged = 0
-	e.metrics.children.Dec()
-	p.Release()
 	r.dropInput()
-	code, reason := exitClose(status)
-	e.log.Log(logline.LevelAccess, "process", &r.fields, "Room %s: process %s", r.path, reason)
+	r.e.log.Log(logline.LevelAccess, "process", &r.fields, "Room %s: process %s", r.path, reason)
 	// Unlisted before the end node is pushed: a client that joined before
 	// has its cursor before the node; none joins after.
 	r.unlist()
 	r.push(&frameNode{ctl: ctlEnd, code: code, cause: reason})
 	r.schedule()
-	if r.life == lifeReaped {
-		r.release()
-	}
-	r.arm()
 }
 
 // unlist takes the room out of byKey: the next client of the route makes
@@ -548,7 +409,7 @@ func (r *room) release() {
 	if !had {
 		return
 	}
-	r.lingerAt, r.ladderAt = time.Time{}, time.Time{}
+	r.lingerAt = time.Time{}
 	if r.timerSet {
 		r.timer.Stop()
 	}
@@ -567,7 +428,7 @@ func (r *room) left(last bool) {
 // --broadcast-linger (fromTimer: the linger is over). A client that joins
 // meanwhile keeps it.
 func (r *room) idle(fromTimer bool) {
-	if r.life != lifeRunning {
+	if r.ch.life != lifeRunning {
 		return // starting (childStarted calls again), or ending already
 	}
 	e := r.e
@@ -600,74 +461,32 @@ func (r *room) idle(fromTimer bool) {
 	g.mu.Unlock()
 	r.lingerAt = time.Time{}
 	e.log.Log(logline.LevelDebug, "process", &r.fields, "Room %s: no clients left, ending its process", r.path)
-	r.life = lifeLaddering
 	r.dropInput()
-	r.ladder.CloseExtra = e.cfg.CloseExtra
-	r.ladderStep()
+	r.ch.hangup()
 }
 
-func (r *room) ladderStep() {
-	if !r.life.laddering() {
-		return
-	}
-	if r.life == lifeGroupLadder && !r.proc.GroupAlive() {
-		r.life = lifeReaped
-		r.ladderAt = time.Time{}
-		r.release()
-		return
-	}
-	rung := r.ladder.Rung()
-	wait, done := r.ladder.Step(r.proc)
-	if rung > spawn.RungStdin {
-		r.e.log.Log(logline.LevelDebug, "process", &r.fields, "Room %s: termination ladder: rung %d", r.path, rung)
-	}
-	if done {
-		r.ladderAt = time.Time{}
-		if r.life == lifeGroupLadder {
-			r.life = lifeReaped
-			r.release()
-		}
-		return
-	}
-	r.ladderAt = time.Now().Add(wait)
-	r.arm()
-	if r.life == lifeLaddering {
-		r.pump() // stdin closed may have been all it took; output is drained
-	}
-}
-
+// arm sets the room's timer to the end of the linger.
 func (r *room) arm() {
-	t := r.lingerAt
-	if !r.ladderAt.IsZero() && (t.IsZero() || r.ladderAt.Before(t)) {
-		t = r.ladderAt
-	}
 	if !r.timerSet {
-		if t.IsZero() {
+		if r.lingerAt.IsZero() {
 			return
 		}
 		r.loop.InitTimer(&r.timer, r.onTimer)
 		r.timerSet = true
 	}
-	if t.IsZero() {
+	if r.lingerAt.IsZero() {
 		r.timer.Stop()
 		return
 	}
-	r.timer.ResetAt(t)
+	r.timer.ResetAt(r.lingerAt)
 }
 
-// onTimer: a deadline is due. Each due one is cleared before it is acted
+// onTimer: the linger is over. The deadline is cleared before it is acted
 // on, so that the timer is never re-armed at a past deadline.
 func (r *room) onTimer() {
-	now := time.Now()
-	if !r.lingerAt.IsZero() && !now.Before(r.lingerAt) {
+	if !r.lingerAt.IsZero() && !time.Now().Before(r.lingerAt) {
 		r.lingerAt = time.Time{}
 		r.idle(true)
-	}
-	if !r.ladderAt.IsZero() && !now.Before(r.ladderAt) {
-		r.ladderAt = time.Time{}
-		if r.life.laddering() {
-			r.ladderStep()
-		}
 	}
 	r.arm()
 }
@@ -711,7 +530,7 @@ func (r *room) flushIn() {
 // writeStdin writes what the pipe takes of the queue; EvStdin follows when
 // it takes more.
 func (r *room) writeStdin() {
-	if r.proc == nil || r.life != lifeRunning || len(r.stdinQ) == 0 {
+	if r.ch.proc == nil || r.ch.life != lifeRunning || len(r.stdinQ) == 0 {
 		return
 	}
 	written := 0
@@ -721,7 +540,7 @@ func (r *room) writeStdin() {
 		for _, b := range iov {
 			total += len(b)
 		}
-		n, err := r.proc.WriteStdin(iov...)
+		n, err := r.ch.proc.WriteStdin(iov...)
 		if n > 0 {
 			written += n
 			r.stdinQ = dropFront(r.stdinQ, n)
@@ -809,13 +628,7 @@ func (e *Engine) sweepRooms() []*spawn.Process {
 	defer g.mu.Unlock()
 	var procs []*spawn.Process
 	for r := range g.all {
-		switch p := r.proc; {
-		case p == nil:
-		case !r.life.finished():
-			procs = append(procs, p)
-		case r.life == lifeGroupLadder && p.GroupAlive():
-			_ = p.Signal(unix.SIGKILL)
-		}
+		procs = r.ch.sweep(procs)
 	}
 	clear(g.all)
 	clear(g.byKey)

@@ -26,13 +26,13 @@ import (
 // the kernel.
 const sweepWait = 2 * time.Second
 
-// handChild takes a StartAsync answer to its connection's loop. The child is noted as
+// handChild takes a StartAsync answer to its child's loop. The child is noted as
 // on its way until the loop has it, so that if the loop never runs the
 // hand-off (it is stopping, or already gone), the sweep disposes of it. An
 // answer that comes once the loops are gone is left to the sweep, which
 // waits a little for the starts still in flight; after the sweep, the child
 // is killed and released here.
-func (e *Engine) handChild(ch *childEndpoint, p *spawn.Process, err error) {
+func (e *Engine) handChild(ch *child, p *spawn.Process, err error) {
 	defer e.starts.Add(-1)
 	if p != nil {
 		e.handMu.Lock()
@@ -50,13 +50,13 @@ func (e *Engine) handChild(ch *childEndpoint, p *spawn.Process, err error) {
 		e.handing[p] = struct{}{}
 		e.handMu.Unlock()
 	}
-	ch.c.exec(func(*conn) {
+	ch.loop.Post(func() {
 		if p != nil {
 			e.handMu.Lock()
 			delete(e.handing, p)
 			e.handMu.Unlock()
 		}
-		ch.childStarted(p, err)
+		ch.started(p, err)
 	})
 }
 
