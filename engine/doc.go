@@ -27,7 +27,8 @@
 //     reactor.Outbuf with the socket's Writable for the rest;
 //   - upgrade.go: plain HTTP answers and the WebSocket handshake; the
 //     child is started without the loop waiting for it (prefork.go,
-//     spawn.StartAsync), and childStarted takes the connection up again;
+//     spawn.SpawnOn, answered on the same loop), and childStarted takes
+//     the connection up again;
 //   - route.go, origin.go: which program an upgrade runs (--dir) and
 //     whether its Origin may (--origin, --sameorigin); URL paths are kept
 //     inside their directories by package internal/confine;

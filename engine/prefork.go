@@ -41,7 +41,9 @@ func (e *Engine) startChild(c *conn, spec spawn.Spec) {
 	c.life = lifeStarting
 	c.pauseInput()
 	e.starts.Add(1)
-	e.spawner.SpawnAsync(spec, func(p *spawn.Process, err error) {
+	// The spawner's answer is read on c's loop (SpawnOn), and so is the
+	// child's exit report later.
+	e.spawner.SpawnOn(c.loop, spec, func(p *spawn.Process, err error) {
 		e.handChild(c, p, err)
 	})
 }
