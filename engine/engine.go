@@ -150,6 +150,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 		e.spawner.Close()
 		return fmt.Errorf("event loops: %w", err)
 	}
+	e.spawner.Prepare(e.group.Loops()...) // each loop's channel to the spawner process
 	e.logStartup()
 	e.watchSIGHUP(ctx)
 	for _, ln := range e.listeners {

@@ -44,6 +44,8 @@ type client struct {
 	stop chan struct{} // closed by close: ends a restart back-off
 	done chan struct{} // closed when the supervisor goroutine ends
 
+	loops []*reactor.Loop // their channels are opened as soon as a spawner is up (prepare)
+
 	restarts  int           // spawners started after the first, for tests and logs
 	restarted chan struct{} // closed and replaced at each restart, for tests
 }
@@ -84,6 +86,9 @@ func newRemote(home *reactor.Loop) (remote, error) {
 	}
 	c.cur = l
 	close(c.ready)
+	// The home loop's channel (Start, SpawnAsync, the --prefork pool) is
+	// opened now, as the daemon's loops' are (Prepare).
+	c.prepare([]*reactor.Loop{home})
 	go c.supervise(l)
 	go c.reapOrphans()
 	return c, nil
@@ -205,7 +210,9 @@ func (c *client) supervise(l *link) {
 				close(c.ready)
 				close(c.restarted)
 				c.restarted = make(chan struct{})
+				loops := c.loops
 				c.mu.Unlock()
+				c.openChannels(nl, loops)
 				break
 			}
 			fmt.Fprintf(os.Stderr, "wsplex: %v; retrying in %v\n", err, back)
@@ -216,6 +223,46 @@ func (c *client) supervise(l *link) {
 			}
 			back = min(2*back, time.Second)
 		}
+	}
+}
+
+// kill kills the spawner unless it is being buried already (then its pid
+// may be reaped and reused).
+func (l *link) kill() {
+	l.sendMu.RLock()
+	if !l.dead {
+		_ = unix.Kill(l.pid, unix.SIGKILL)
+	}
+	l.sendMu.RUnlock()
+}
+
+// prepare notes loops, whose channels are opened on every spawner from now
+// on, and opens them on the live one.
+func (c *client) prepare(loops []*reactor.Loop) {
+	c.mu.Lock()
+	c.loops = append(c.loops, loops...)
+	l := c.cur
+	c.mu.Unlock()
+	if l != nil {
+		c.openChannels(l, loops)
+	}
+}
+
+// openChannels opens the channel of each of loops to the spawner l, on the
+// loop, and waits until they are open (or failed: a start makes them then).
+func (c *client) openChannels(l *link, loops []*reactor.Loop) {
+	done := make(chan struct{}, len(loops))
+	posted := 0
+	for _, loop := range loops {
+		if loop.Post(func() {
+			_, _ = c.channelOn(loop, l)
+			done <- struct{}{}
+		}) {
+			posted++
+		}
+	}
+	for ; posted > 0; posted-- {
+		<-done
 	}
 }
 

@@ -184,7 +184,13 @@ func (ch *channel) readOne() bool {
 			return false
 		}
 		if err != nil || n == 0 {
-			// The spawner and its forker are gone.
+			// End of file: the spawner and its forker are gone. An error
+			// we cannot read past would lose this loop's exit reports:
+			// the spawner is replaced, as if it had died, so that its
+			// children are adopted and their exits seen.
+			if err != nil {
+				ch.lk.kill()
+			}
 			ch.end(errSpawnerGone)
 			return false
 		}

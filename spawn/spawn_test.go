@@ -161,12 +161,8 @@ func TestOwnProcessGroup(t *testing.T) {
 
 func TestStartFailureLeavesNothing(t *testing.T) {
 	s := newSpawner(t)
-	spec := Spec{Path: "/nonexistent/prog", Args: []string{"prog"}}
-	// The first start through the spawner process opens the loop's channel
-	// to it (one fd, kept for the loop's later starts): count after it.
-	_, _ = s.Start(spec, make(chanNotifier, 1))
 	before := countFDs(t)
-	_, err := s.Start(spec, make(chanNotifier, 1))
+	_, err := s.Start(Spec{Path: "/nonexistent/prog", Args: []string{"prog"}}, make(chanNotifier, 1))
 	if err == nil || !errors.Is(err, unix.ENOENT) {
 		t.Fatalf("err = %v, want ENOENT", err)
 	}

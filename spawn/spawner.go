@@ -32,6 +32,7 @@ type Spawner struct {
 // remote is the spawner process seen from the daemon (client_linux.go).
 type remote interface {
 	startOn(l *reactor.Loop, spec Spec, done func(*Process, error))
+	prepare(loops []*reactor.Loop)
 	forget(p *Process)
 	close()
 	mode() string
@@ -126,6 +127,17 @@ func (s *Spawner) SpawnOn(l *reactor.Loop, spec Spec, done func(*Process, error)
 		return
 	}
 	done(s.forkPipes(spec))
+}
+
+// Prepare opens each loop's channel to the spawner process now rather than
+// at the loop's first start, so that the fds the daemon holds whatever its
+// load are all open once it serves (and reopened at once after a spawner
+// restart). Not from one of those loops' goroutines. A no-op when children
+// are forked directly.
+func (s *Spawner) Prepare(loops ...*reactor.Loop) {
+	if s.remote != nil {
+		s.remote.prepare(loops)
+	}
 }
 
 // Start is Spawn with the child watched on the spawner's own loop, its
