@@ -1,10 +1,13 @@
 package spawn
 
 import (
+	"fmt"
 	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wsplex/wsplex/reactor"
 )
 
 // forkerFD is the forker's end of its socket to the spawner; the daemon's
@@ -23,15 +26,17 @@ const forkerFD = 4
 //
 // Why a process of its own: the spawner holds a pidfd per child, so its fd
 // table grows with the connections, and a fork copies the forking
-// process's table. Here it stays at the minimum (two fds per event loop of
-// the daemon), so a start costs the same at 0 or 20,000 connections and
+// process's table. Here it stays at the minimum (one per event loop of the
+// daemon, and its own poller's two), so a start costs the same at 0 or 20,000 connections and
 // every child's fd table is small. And the daemon talks to the forker
 // directly, so a start is still one round trip.
 //
-// Each channel is read by a goroutine of its own, blocked in recvmsg: this
-// process has nothing else to wait for, and the channels are a handful.
-// It exits when the daemon's channel 0 ends, or when the spawner's socket
-// does (the spawner died: the daemon is then waiting for both to go).
+// The channels are watches on one reactor loop (package reactor, as in
+// the daemon), read with MSG_DONTWAIT: their file descriptions are shared
+// with the spawner, which sends on them and must not see them made
+// non-blocking. It exits when the daemon's channel 0 ends, or when the
+// spawner's socket does (the spawner died: the daemon is then waiting for
+// both to go).
 func runForker() int {
 	unix.CloseOnExec(spawnerFD)
 	unix.CloseOnExec(forkerFD)
@@ -44,44 +49,79 @@ func runForker() int {
 			}
 		}
 	}()
-	serveChannel(spawnerFD, 0)
+	l, err := reactor.New(0)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "wsplex: forker: %v\n", err)
+		return 1
+	}
+	f := &forker{l: l, buf: make([]byte, maxStartMsg), oob: make([]byte, unix.CmsgSpace(4)), gone: make(chan struct{})}
+	res := make(chan error, 1)
+	l.Post(func() { res <- f.watch(spawnerFD, 0) })
+	if err := <-res; err != nil {
+		fmt.Fprintf(os.Stderr, "wsplex: forker: %v\n", err)
+		return 1
+	}
+	<-f.gone
 	return 0 // the daemon is gone or closed us
 }
 
-// serveChannel reads start requests from channel k until the daemon closes
-// it; channel 0 also brings the other channels.
-func serveChannel(fd int, k uint32) {
-	if k != 0 {
-		defer unix.Close(fd)
-	}
-	buf := make([]byte, maxStartMsg)
-	oob := make([]byte, unix.CmsgSpace(4))
+// forker is the forker's loop and what its channel watches share.
+type forker struct {
+	l        *reactor.Loop
+	buf, oob []byte
+	gone     chan struct{} // closed when channel 0 ends
+}
+
+// watch reads start requests from channel k (on the loop); channel 0 also
+// brings the other channels.
+func (f *forker) watch(fd int, k uint32) error {
+	var w *reactor.Watch
+	w, err := f.l.Register(fd, reactor.Read, reactor.HandlerFunc(func(ev reactor.Events) {
+		if ev&reactor.Shutdown == 0 && !f.serve(fd, k) {
+			if k == 0 {
+				close(f.gone)
+			}
+			_ = w.Close()
+		}
+	}))
+	return err
+}
+
+// serve reads and answers one message of channel fd (level-triggered: the
+// loop comes back while more wait); false once the daemon has closed it.
+func (f *forker) serve(fd int, k uint32) bool {
 	for {
-		n, oobn, flags, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		n, oobn, flags, _, err := unix.Recvmsg(fd, f.buf, f.oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil || n == 0 {
-			return
+		if err == unix.EAGAIN {
+			return true
 		}
-		fds := rights(oob[:oobn])
-		if k == 0 && buf[0] == msgChannel {
-			ck, err := decodeChannel(buf[:n])
+		if err != nil || n == 0 {
+			return false
+		}
+		fds := rights(f.oob[:oobn])
+		if k == 0 && f.buf[0] == msgChannel {
+			ck, err := decodeChannel(f.buf[:n])
 			// The spawner learns of the channel before any child on it.
 			if err == nil && ck != 0 && len(fds) == 1 && sendRetry(forkerFD, encodeChannel(ck), unix.UnixRights(fds[0])) == nil {
-				go serveChannel(fds[0], ck)
-				continue
+				if f.watch(fds[0], ck) != nil {
+					_ = unix.Close(fds[0]) // the daemon's starts on it time out
+				}
+				return true
 			}
 			closeFDs(fds)
-			continue
+			return true
 		}
 		closeFDs(fds)
-		id, spec, errno := readStart(buf[:n], flags)
+		id, spec, errno := readStart(f.buf[:n], flags)
 		if errno != 0 {
 			_ = sendRetry(fd, encodeStarted(id, 0, errno), nil)
-			continue
+			return true
 		}
 		fork(fd, k, id, spec)
+		return true
 	}
 }
 
