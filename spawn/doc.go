@@ -28,8 +28,8 @@
 // with SpawnerArg (server_linux.go), which owns the children, and its
 // forker, re-executed with ForkerArg (forker_linux.go), which clones them
 // for it. Each loop that starts children has its own SOCK_SEQPACKET
-// channel to them (wire.go, request_linux.go), made at its first start
-// and watched on that loop: SpawnOn sends the request there, the forker
+// channel to them (wire.go, request_linux.go), opened with the spawner
+// (Prepare; else at the loop's first start) and watched on that loop: SpawnOn sends the request there, the forker
 // reads it and answers with the pid and the parent's ends of the pipes
 // (SCM_RIGHTS), and the spawner reports the child's exit on the same
 // channel later. Both are read on the loop, where the connection is, and

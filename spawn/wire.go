@@ -20,9 +20,9 @@ import (
 //
 // The daemon talks to a spawner over channels: channel 0, made when the
 // spawner is launched, is its lifeline (its end means the spawner died) and
-// carries msgChannel; channel k > 0 is one event loop's, made the first time
-// that loop starts a child, and carries that loop's msgStart, and their
-// msgStarted and msgExit back. Each channel has two processes at the other
+// carries msgChannel; channel k > 0 is one event loop's (opened by Prepare,
+// or at the loop's first start), and carries that loop's msgStart, and
+// their msgStarted and msgExit back. Each channel has two processes at the other
 // end: the forker reads msgStart and sends msgStarted, the spawner sends
 // msgExit (and never reads). The forker sends a child's msgStarted before
 // its msgChild, which names the channel, and the spawner watches the pidfd
