@@ -89,11 +89,13 @@ func (ch *child) uncharge() {
 }
 
 // spawnAsync starts the child through the spawner; started follows on the
-// loop once it has answered: the loop does not wait for the fork.
+// loop once it has answered: the loop does not wait for the fork. The
+// answer, and later the child's exit report, are read on this loop
+// (SpawnOn).
 func (ch *child) spawnAsync(spec spawn.Spec) {
 	e := ch.e
 	e.starts.Add(1)
-	e.spawner.SpawnAsync(spec, func(p *spawn.Process, err error) {
+	e.spawner.SpawnOn(ch.loop, spec, func(p *spawn.Process, err error) {
 		e.handChild(ch, p, err) // sweep.go
 	})
 }

@@ -42,8 +42,9 @@
 //     reactor.Outbuf with the socket's Writable for the rest;
 //   - upgrade.go: plain HTTP answers and the WebSocket handshake; the
 //     endpoint is chosen (newEndpoint) and started without the loop
-//     waiting for it (a child: prefork.go, spawn.StartAsync), and started
-//     takes the connection up again;
+//     waiting for it (a child: endpoint_child.go, spawn.SpawnOn, whose
+//     answer is read on the same loop), and started takes the connection
+//     up again;
 //   - route.go, origin.go: which program an upgrade runs (--dir) and
 //     whether its Origin may (--origin, --sameorigin); URL paths are kept
 //     inside their directories by package internal/confine;
@@ -122,10 +123,12 @@
 // every method that touches one runs there: the socket's and the child's
 // watch handlers, the timer, and the work posted with Loop.Post
 // (conn.exec). Posts are for what arrives from other goroutines, once per
-// connection or child, never per message: the spawner's start answer
-// (handChild), a spawner child's exit report (spawn posts it to the
-// child's loop), the --reverselookup query, shutdown, and the events of a
-// --prefork child, which waits on the spawner's loop until it is taken.
+// connection or child, never per message: the --reverselookup query,
+// shutdown, and the events of a --prefork child, which waits on the
+// spawner's loop until it is taken. A spawner child's start answer and
+// exit report are read on the loop that started it (spawn.SpawnOn), with
+// no post; handChild (sweep.go) then posts the answer to that same loop
+// once, for the shutdown bookkeeping.
 // A room (room.go) spans loops: it posts one delivery per loop with
 // clients after a read of its child, and a client posts whole messages to
 // the room's loop; its registry has a mutex, taken when a client joins or

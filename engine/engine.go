@@ -58,7 +58,7 @@ type Engine struct {
 	drained  chan struct{} // closed when shutting and nothing is live
 
 	// Children on their way to a loop, for the shutdown sweep (sweep.go).
-	starts    atomic.Int64 // StartAsync calls not answered yet
+	starts    atomic.Int64 // SpawnOn calls not answered yet
 	handMu    sync.Mutex
 	handing   map[*spawn.Process]struct{} // answered, not yet taken by the loop
 	late      []*spawn.Process            // answered after the loops were gone
@@ -158,6 +158,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 		e.spawner.Close()
 		return fmt.Errorf("event loops: %w", err)
 	}
+	e.spawner.Prepare(e.group.Loops()...) // each loop's channel to the spawner process
 	e.logStartup()
 	e.watchSIGHUP(ctx)
 	for _, ln := range e.listeners {

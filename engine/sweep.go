@@ -26,10 +26,11 @@ import (
 // the kernel.
 const sweepWait = 2 * time.Second
 
-// handChild takes a StartAsync answer to its child's loop. The child is noted as
-// on its way until the loop has it, so that if the loop never runs the
-// hand-off (it is stopping, or already gone), the sweep disposes of it. An
-// answer that comes once the loops are gone is left to the sweep, which
+// handChild takes a SpawnOn answer (read on its child's loop) to that loop
+// with one post. The child is noted as on its way until the loop has it,
+// so that if the loop never runs the hand-off (it is stopping, or already
+// gone), the sweep disposes of it. An answer that comes once the loops are
+// gone is left to the sweep, which
 // waits a little for the starts still in flight; after the sweep, the child
 // is killed and released here.
 func (e *Engine) handChild(ch *child, p *spawn.Process, err error) {

@@ -14,8 +14,8 @@
 // (the pipe fills, the child blocks in write(2)), ResumeRead puts it back;
 // stdin is watched only after a short write (EvStdin says the pipe takes
 // more). A child of the spawner process has no pidfd in the daemon: its
-// exit comes as a report that spawn posts to the child's loop, one hop per
-// exit.
+// exit comes as a report on the socket of the loop that started it
+// (SpawnOn, below), read there, so it too is handled with no hop.
 //
 // Start (and StartAsync, StartPTY) attach to the Spawner's own loop
 // instead, with one-shot watches re-armed when the owner reads or writes to
@@ -27,11 +27,16 @@
 // MaybeRunSpawner, New starts the spawner process: this binary re-executed
 // with SpawnerArg (server_linux.go), which owns the children, and its
 // forker, re-executed with ForkerArg (forker_linux.go), which clones them
-// for it. Start sends a request over a SOCK_SEQPACKET socket, which the
-// forker reads, and gets back the pid and the parent's ends of the pipes
-// (SCM_RIGHTS); exits come back from the spawner on the same socket
-// (client_linux.go): the answer and the exit reports are read by the
-// client's goroutine and handed to the child's loop with one Post each.
+// for it. Each loop that starts children has its own SOCK_SEQPACKET
+// channel to them (wire.go, request_linux.go), opened with the spawner
+// (Prepare; else at the loop's first start) and watched on that loop: SpawnOn sends the request there, the forker
+// reads it and answers with the pid and the parent's ends of the pipes
+// (SCM_RIGHTS), and the spawner reports the child's exit on the same
+// channel later. Both are read on the loop, where the connection is, and
+// handled at once: no goroutine reads the spawner, and nothing is posted
+// between loops. (SpawnAsync and Start use the Spawner's own loop's
+// channel.) The spawner's first channel, watched on that loop, is its
+// lifeline: its end means the spawner died (client_linux.go).
 // Two costs that would otherwise grow with the number
 // of connections stay flat: a fork copies the forking process's fd table,
 // and the forker's holds six fds, not the daemon's thousands; wait4(-1)

@@ -17,9 +17,10 @@ import (
 // "killed by SIGKILL".
 const lostStatus = unix.WaitStatus(unix.SIGKILL)
 
-// bury handles a spawner's death. Start calls waiting on it fail. The
-// spawner is killed (if it only closed its socket) and reaped: once that
-// wait returns, the kernel has reparented all its children to the daemon,
+// bury handles a spawner's death. The spawner is killed (if it only closed
+// its socket) and reaped; its channels are ended on their loops (what it
+// reported is delivered, starts waiting on it fail). Once that wait
+// returns, the kernel has reparented all its children to the daemon,
 // the subreaper. Each is then watched with a pidfd on a poller and reaped
 // there; connection children keep their pipes, which never went through
 // the spawner after the start, so they keep working.
@@ -34,13 +35,6 @@ func (c *client) bury(l *link) {
 	l.sendMu.Lock()
 	l.dead = true
 	l.sendMu.Unlock()
-	l.mu.Lock()
-	pending := l.pending
-	l.pending = nil
-	l.mu.Unlock()
-	for _, pd := range pending {
-		pd.finish(errSpawnerGone)
-	}
 
 	if c.isClosing() {
 		// It ends on its own once its forker has: let it reap the forker,
@@ -55,6 +49,9 @@ func (c *client) bury(l *link) {
 		}
 	}
 	_ = unix.Close(l.fd)
+	// The spawner is reaped, so every exit report it sent is in its
+	// channels: each loop reads them, and its starts still waiting fail.
+	c.endChannels(l)
 	if c.isClosing() {
 		return // the daemon is exiting: its children have been reaped or go with it
 	}
@@ -73,7 +70,7 @@ func (c *client) bury(l *link) {
 	c.mu.Unlock()
 	for _, pid := range mine {
 		if !c.adopt(pid) {
-			c.exited(pid, lostStatus)
+			c.exited(pid, lostStatus, nil)
 		}
 	}
 }
@@ -158,7 +155,7 @@ func (c *client) orphanExited(pid, fd int, w *reactor.Watch) {
 	c.mu.Lock()
 	delete(c.orph, pid)
 	c.mu.Unlock()
-	c.exited(pid, ws)
+	c.exited(pid, ws, nil)
 	c.sweep()
 }
 

@@ -49,7 +49,9 @@ type Process struct {
 const exitKnown = 1 << 32
 
 // deliverExit records the status of a spawner's child and raises EvExit.
-func (p *Process) deliverExit(st unix.WaitStatus) {
+// here is the loop the report was read on (nil: none): a Process attached
+// there is told at once, with no hop; one elsewhere gets a post.
+func (p *Process) deliverExit(st unix.WaitStatus, here *reactor.Loop) {
 	p.exitSt.Store(exitKnown | uint64(uint32(st)))
 	p.amu.Lock()
 	l, edge := p.loop, p.edge
@@ -59,11 +61,13 @@ func (p *Process) deliverExit(st unix.WaitStatus) {
 		return
 	}
 	p.amu.Unlock()
-	if edge {
+	if edge || l == here {
 		p.raise(EvExit)
 		return
 	}
-	// One hop per exit: the report is read off the child's loop.
+	// The report was read off the child's loop (after a spawner died, or
+	// when the Process was attached to a loop other than the one that
+	// started it): one hop.
 	if !l.Post(func() { p.raise(EvExit) }) {
 		p.ready.Or(EvExit)
 	}

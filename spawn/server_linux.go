@@ -27,11 +27,12 @@ const failedScanWindow = 5 * time.Second
 
 // runSpawner is the spawner process: a copy of the wsplex binary that owns
 // the connection children. It does not fork them: its forker does
-// (forker_linux.go), reading the daemon's requests from the socket the two
-// share and cloning each child as the spawner's. The forker then hands the
+// (forker_linux.go), reading the daemon's requests from the channels the
+// two share and cloning each child as the spawner's. The forker then hands the
 // child's pidfd over, and the spawner keeps it on an epoll set; when it
 // becomes readable the child is reaped by pid and its status sent to the
-// daemon on the shared socket. The spawner never reads that socket.
+// daemon on the channel its start came on (wire.go). The spawner never
+// reads the channels; the forker does.
 //
 // Reaping by pid is the point: wait4(-1) walks every child of the caller,
 // so with one child per connection each exit would cost time in proportion
@@ -58,7 +59,7 @@ func runSpawner() int {
 		fmt.Fprintf(os.Stderr, "wsplex: spawner: %v\n", err)
 		return 1
 	}
-	sv := &server{fd: spawnerFD, forker: fk, forkerPid: fpid, ep: ep, kids: make(map[int]int), early: make(map[int]unix.WaitStatus)}
+	sv := &server{forker: fk, forkerPid: fpid, ep: ep, chans: map[uint32]int{0: spawnerFD}, kids: make(map[int]kid), early: make(map[int]unix.WaitStatus)}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGCHLD)
 	go func() {
@@ -150,7 +151,6 @@ func launchForker() (fd, pid int, err error) {
 
 // server is the spawner's state.
 type server struct {
-	fd     int // the daemon's socket, shared with the forker: send only
 	forker int // from the forker
 	ep     int // epoll set of the children's pidfds
 
@@ -158,8 +158,11 @@ type server struct {
 	forkerStatus unix.WaitStatus // if scan reaped the forker
 
 	// mu orders the exit reports and guards what follows.
-	mu        sync.Mutex
-	kids      map[int]int // pid -> pidfd (-1: none, counted in unwatched)
+	mu sync.Mutex
+	// chans are the daemon's channels (wire.go), shared with the forker:
+	// send only. 0 is spawnerFD; the others come from the forker.
+	chans     map[uint32]int
+	kids      map[int]kid
 	unwatched int
 	// failedAt is the last failed start. Its zombie, if exec failed after
 	// the clone, has no pidfd; until failedScanWindow has passed, each
@@ -167,6 +170,13 @@ type server struct {
 	// waits in early.
 	failedAt time.Time
 	early    map[int]unix.WaitStatus
+}
+
+// kid is a child the spawner watches: its pidfd (-1: none, counted in
+// unwatched) and the channel its exit is reported on.
+type kid struct {
+	pidfd int
+	ch    uint32
 }
 
 // receive takes the forker's msgChild messages until the forker is gone.
@@ -182,18 +192,28 @@ func (sv *server) receive() {
 			return
 		}
 		fds := rights(oob[:oobn])
-		pid, errno, err := decodeChild(buf[:n])
+		if buf[0] == msgChannel {
+			if k, err := decodeChannel(buf[:n]); err == nil && k != 0 && len(fds) == 1 {
+				sv.mu.Lock()
+				sv.chans[k] = fds[0]
+				sv.mu.Unlock()
+				continue
+			}
+			closeFDs(fds)
+			continue
+		}
+		pid, errno, ch, err := decodeChild(buf[:n])
 		if err != nil || buf[0] != msgChild {
 			closeFDs(fds)
 			continue
 		}
-		sv.child(pid, errno, fds)
+		sv.child(pid, errno, ch, fds)
 	}
 }
 
 // child registers a child the daemon has just been told of (or a failed
 // start) and watches its pidfd.
-func (sv *server) child(pid int, errno uint32, fds []int) {
+func (sv *server) child(pid int, errno, ch uint32, fds []int) {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
 	if errno != 0 {
@@ -213,7 +233,7 @@ func (sv *server) child(pid int, errno uint32, fds []int) {
 		if pidfd >= 0 {
 			_ = unix.Close(pidfd)
 		}
-		sv.send(encodeExit(pid, uint32(st)), nil)
+		sv.send(ch, encodeExit(pid, uint32(st)))
 		return
 	}
 	if pidfd >= 0 {
@@ -223,7 +243,7 @@ func (sv *server) child(pid int, errno uint32, fds []int) {
 			pidfd = -1
 		}
 	}
-	sv.kids[pid] = pidfd
+	sv.kids[pid] = kid{pidfd, ch}
 	if pidfd < 0 {
 		sv.unwatched++ // scan collects it
 		sv.scan()
@@ -253,7 +273,7 @@ func (sv *server) watch() {
 // collect reaps pid, whose pidfd is readable, and reports its status. Called
 // with mu held.
 func (sv *server) collect(pid int) {
-	pidfd, ok := sv.kids[pid]
+	k, ok := sv.kids[pid]
 	if !ok {
 		return // scan got it first
 	}
@@ -268,8 +288,8 @@ func (sv *server) collect(pid int) {
 	if err != nil {
 		ws = lostStatus // cannot happen: it is our child and only we reap
 	}
-	sv.drop(pid, pidfd)
-	sv.send(encodeExit(pid, uint32(ws)), nil)
+	sv.drop(pid, k.pidfd)
+	sv.send(k.ch, encodeExit(pid, uint32(ws)))
 }
 
 func (sv *server) drop(pid, pidfd int) {
@@ -294,9 +314,9 @@ func (sv *server) scan() {
 		if err != nil || pid <= 0 {
 			return
 		}
-		if pidfd, ok := sv.kids[pid]; ok {
-			sv.drop(pid, pidfd)
-			sv.send(encodeExit(pid, uint32(ws)), nil)
+		if k, ok := sv.kids[pid]; ok {
+			sv.drop(pid, k.pidfd)
+			sv.send(k.ch, encodeExit(pid, uint32(ws)))
 			continue
 		}
 		if pid == sv.forkerPid {
@@ -312,8 +332,15 @@ func (sv *server) scan() {
 	}
 }
 
-func (sv *server) send(msg, oob []byte) {
-	_ = sendRetry(sv.fd, msg, oob) // an error means the daemon is gone: the read loop ends too
+// send sends msg on channel ch. Called with mu held. An error means the
+// daemon is gone, or closed that channel (its loop stopped): nobody waits
+// for the report.
+func (sv *server) send(ch uint32, msg []byte) {
+	fd, ok := sv.chans[ch]
+	if !ok {
+		fd = spawnerFD // cannot happen: the channel comes before its children
+	}
+	_ = sendRetry(fd, msg, nil)
 }
 
 // sendRetry sends one message, retrying on EINTR.

@@ -31,7 +31,8 @@ type Spawner struct {
 
 // remote is the spawner process seen from the daemon (client_linux.go).
 type remote interface {
-	startAsync(spec Spec, done func(*Process, error))
+	startOn(l *reactor.Loop, spec Spec, done func(*Process, error))
+	prepare(loops []*reactor.Loop)
 	forget(p *Process)
 	close()
 	mode() string
@@ -83,7 +84,8 @@ func (s *Spawner) Close() {
 
 // Spawn starts spec with its stdin, stdout and stderr on pipes and returns
 // the child not yet watched: the caller attaches it to a loop (Attach).
-// Through the spawner process it waits for the answer.
+// Through the spawner process it waits for the answer, which is read on
+// the spawner's own loop: not from that loop's goroutine.
 func (s *Spawner) Spawn(spec Spec) (*Process, error) {
 	if s.remote != nil {
 		type result struct {
@@ -91,7 +93,7 @@ func (s *Spawner) Spawn(spec Spec) (*Process, error) {
 			err error
 		}
 		ch := make(chan result, 1)
-		s.remote.startAsync(spec, func(p *Process, err error) { ch <- result{p, err} })
+		s.SpawnAsync(spec, func(p *Process, err error) { ch <- result{p, err} })
 		r := <-ch
 		return r.p, r.err
 	}
@@ -99,14 +101,43 @@ func (s *Spawner) Spawn(spec Spec) (*Process, error) {
 }
 
 // SpawnAsync is Spawn without waiting: done gets the child (not attached)
-// or the error, on the goroutine that read the spawner's answer, or at once
-// when the daemon forks directly.
+// or the error, on the spawner's own loop, or at once when the daemon forks
+// directly.
 func (s *Spawner) SpawnAsync(spec Spec, done func(*Process, error)) {
 	if s.remote != nil {
-		s.remote.startAsync(spec, done)
+		if !s.home.Post(func() { s.remote.startOn(s.home, spec, done) }) {
+			done(nil, reactor.ErrClosed)
+		}
 		return
 	}
 	done(s.forkPipes(spec))
+}
+
+// SpawnOn is SpawnAsync for a caller on loop l's goroutine, the loop the
+// child is to be attached to: through the spawner process, the answer is
+// read on l (each loop has its own socket to the spawner) and done runs
+// there, with no hop; the child's exit report comes the same way. Forking
+// directly, done runs at once. If l closes before the answer, done gets
+// reactor.ErrClosed, on l's goroutine as it shuts down or on another once
+// it has stopped, and must then leave the caller's loop state alone; a
+// child that still comes is killed and released.
+func (s *Spawner) SpawnOn(l *reactor.Loop, spec Spec, done func(*Process, error)) {
+	if s.remote != nil {
+		s.remote.startOn(l, spec, done)
+		return
+	}
+	done(s.forkPipes(spec))
+}
+
+// Prepare opens each loop's channel to the spawner process now rather than
+// at the loop's first start, so that the fds the daemon holds whatever its
+// load are all open once it serves (and reopened at once after a spawner
+// restart). Not from one of those loops' goroutines. A no-op when children
+// are forked directly.
+func (s *Spawner) Prepare(loops ...*reactor.Loop) {
+	if s.remote != nil {
+		s.remote.prepare(loops)
+	}
 }
 
 // Start is Spawn with the child watched on the spawner's own loop, its
@@ -121,11 +152,27 @@ func (s *Spawner) Start(spec Spec, n Notifier) (*Process, error) {
 	return p, s.attachHome(p, n)
 }
 
-// StartAsync is SpawnAsync with the child attached as by Start.
+// StartAsync is SpawnAsync with the child attached as by Start; done runs
+// on the spawner's loop (or at once, forking directly).
 func (s *Spawner) StartAsync(spec Spec, n Notifier, done func(*Process, error)) {
-	s.SpawnAsync(spec, func(p *Process, err error) {
+	if s.remote == nil {
+		p, err := s.forkPipes(spec)
 		if err == nil {
 			err = s.attachHome(p, n)
+		}
+		if err != nil {
+			p = nil
+		}
+		done(p, err)
+		return
+	}
+	// Through the spawner the answer is read on the home loop itself, so
+	// the child is attached there and then.
+	s.SpawnAsync(spec, func(p *Process, err error) {
+		if err == nil {
+			if err = p.attach(s.home, n, true); err != nil {
+				err = p.abandon(err)
+			}
 		}
 		if err != nil {
 			p = nil

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wsplex/wsplex/reactor"
 )
 
 func remoteOf(t *testing.T, s *Spawner) *client {
@@ -220,10 +222,7 @@ func TestPendingStartFailsWhenSpawnerDies(t *testing.T) {
 	c.mu.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		l.mu.Lock()
-		k := len(l.pending)
-		l.mu.Unlock()
-		if k > 0 {
+		if pendingOn(c.home, l) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -253,6 +252,25 @@ func TestPendingStartFailsWhenSpawnerDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	reapAll(t, n, p)
+}
+
+// pendingOn counts the starts waiting on loop's channel to the spawner l,
+// on that loop.
+func pendingOn(loop *reactor.Loop, l *link) int {
+	res := make(chan int, 1)
+	if !loop.Post(func() {
+		l.mu.Lock()
+		ch := l.chans[loop]
+		l.mu.Unlock()
+		if ch == nil {
+			res <- 0
+			return
+		}
+		res <- len(ch.pending)
+	}) {
+		return 0
+	}
+	return <-res
 }
 
 // holdFDs opens k more fds (dups of /dev/null) until the test ends.

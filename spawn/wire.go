@@ -10,22 +10,31 @@ import (
 // interleave. Integers are little-endian; strings are a uint32 length and
 // the bytes.
 //
+//	daemon -> spawner  msgChannel k u32; SCM_RIGHTS the far end of channel k (on channel 0 only)
 //	daemon -> spawner  msgStart   id u64, path, dir, argc u32, argv..., envc u32, env...
 //	spawner -> daemon  msgStarted id u64, pid i32, errno i32; SCM_RIGHTS stdin(w), stdout(r), stderr(r) when errno == 0
 //	spawner -> daemon  msgExit    pid i32, wait status u32
 //
-//	forker -> spawner  msgChild   pid i32, errno u32; SCM_RIGHTS pidfd when errno == 0
+//	forker -> spawner  msgChannel k u32; SCM_RIGHTS channel k (forwarded)
+//	forker -> spawner  msgChild   pid i32, errno u32, channel u32; SCM_RIGHTS pidfd when errno == 0
 //
-// The daemon's socket has two processes at the other end: the forker reads
-// msgStart and sends msgStarted, the spawner sends msgExit (and never
-// reads). The forker sends a child's msgStarted before its msgChild, and
-// the spawner watches the pidfd only once it has that, so a child's msgExit
-// always follows its msgStarted on the socket.
+// The daemon talks to a spawner over channels: channel 0, made when the
+// spawner is launched, is its lifeline (its end means the spawner died) and
+// carries msgChannel; channel k > 0 is one event loop's (opened by Prepare,
+// or at the loop's first start), and carries that loop's msgStart, and
+// their msgStarted and msgExit back. Each channel has two processes at the other
+// end: the forker reads msgStart and sends msgStarted, the spawner sends
+// msgExit (and never reads). The forker sends a child's msgStarted before
+// its msgChild, which names the channel, and the spawner watches the pidfd
+// only once it has that, so a child's msgExit always follows its msgStarted
+// on the same channel; the forker forwards msgChannel to the spawner before
+// it reads channel k, so the spawner knows k before any msgChild names it.
 const (
 	msgStart   = 1
 	msgStarted = 2
 	msgExit    = 3
 	msgChild   = 4
+	msgChannel = 5
 )
 
 var errShort = errors.New("spawn: short spawner message")
@@ -151,18 +160,32 @@ func decodeExit(b []byte) (pid int, status uint32, err error) {
 	return pid, status, r.err
 }
 
-func encodeChild(pid int, errno uint32) []byte {
-	b := make([]byte, 0, 9)
+func encodeChild(pid int, errno, ch uint32) []byte {
+	b := make([]byte, 0, 13)
 	b = append(b, msgChild)
 	b = binary.LittleEndian.AppendUint32(b, uint32(int32(pid)))
-	return binary.LittleEndian.AppendUint32(b, errno)
+	b = binary.LittleEndian.AppendUint32(b, errno)
+	return binary.LittleEndian.AppendUint32(b, ch)
 }
 
-func decodeChild(b []byte) (pid int, errno uint32, err error) {
+func decodeChild(b []byte) (pid int, errno, ch uint32, err error) {
 	r := reader{b: b[1:]}
 	pid = int(int32(r.u32()))
 	errno = r.u32()
-	return pid, errno, r.err
+	ch = r.u32()
+	return pid, errno, ch, r.err
+}
+
+func encodeChannel(k uint32) []byte {
+	b := make([]byte, 0, 5)
+	b = append(b, msgChannel)
+	return binary.LittleEndian.AppendUint32(b, k)
+}
+
+func decodeChannel(b []byte) (k uint32, err error) {
+	r := reader{b: b[1:]}
+	k = r.u32()
+	return k, r.err
 }
 
 // putID sets the id of an encoded msgStart, so the message can be built

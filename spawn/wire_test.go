@@ -21,9 +21,12 @@ func TestWireRoundTrip(t *testing.T) {
 	if err != nil || pid != 99 || st != 0x0900 {
 		t.Fatalf("exit: %d %x %v", pid, st, err)
 	}
-	pid, errno, err = decodeChild(encodeChild(4321, 0))
-	if err != nil || pid != 4321 || errno != 0 {
-		t.Fatalf("child: %d %d %v", pid, errno, err)
+	pid, errno, ch, err := decodeChild(encodeChild(4321, 0, 3))
+	if err != nil || pid != 4321 || errno != 0 || ch != 3 {
+		t.Fatalf("child: %d %d %d %v", pid, errno, ch, err)
+	}
+	if k, err := decodeChannel(encodeChannel(5)); err != nil || k != 5 {
+		t.Fatalf("channel: %d %v", k, err)
 	}
 	for i := 1; i < len(msg); i++ {
 		if _, _, err := decodeStart(msg[:i]); err == nil {
