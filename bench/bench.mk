@@ -42,7 +42,9 @@ bench-prev:
 	git log -1 --format='%h %s' "$$rev" > bin/wsplex-prev.rev
 
 # About 10 minutes on 2 cores with three daemons (BENCH_PREV set), about 7
-# with two: 3 repetitions interleaved, 4 s phases, children cat and cecho.
+# with two: 3 repetitions interleaved, 4 s phases, children cat and cecho;
+# the socket-backend and room jobs (thousands of connections, an nc per
+# websocketd client) add about 4 minutes per repetition.
 bench: bench-bins $(if $(strip $(BENCH_PREV)),bench-prev)
 	bin/wsbench suite $(BENCH_ONLY) $(BENCH_PREV_ARGS) $(BENCH_FLAGS)
 

@@ -580,7 +580,11 @@ func (s *suite) runOne(ctx context.Context, spec *serverSpec, j job, rep int) {
 		res.Notes = append(res.Notes, "websocketd standing in for wsplex")
 	}
 	s.record(res)
-	fmt.Fprintf(s.log, "%-10s %-7s %-10s rep %d: %9.1f %-10s %s (%.1fs)\n", res.Scenario, child, spec.name, rep, res.Rate, res.RateUnit, headline(res), time.Since(t0).Seconds())
+	name := res.Scenario
+	if j.env != nil {
+		name = j.name
+	}
+	fmt.Fprintf(s.log, "%-10s %-7s %-10s rep %d: %9.1f %-10s %s (%.1fs)\n", name, child, spec.name, rep, res.Rate, res.RateUnit, headline(res), time.Since(t0).Seconds())
 }
 
 func headline(r *Result) string {

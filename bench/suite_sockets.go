@@ -51,7 +51,7 @@ const roomRate = 10
 const roomLineSize = 100
 
 // roomRampRates are the room-ramp job's phases, in lines per second.
-const roomRampRates = "10,20,50,100,200,500,1000,2000"
+const roomRampRates = "10,20,35,50,75,100,150,200,300,500,1000"
 
 func (s *suite) socketJobs() []job {
 	d := s.c.dur
