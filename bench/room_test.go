@@ -258,7 +258,7 @@ func TestRoomOverRelay(t *testing.T) {
 	// A ramp: one histogram and one deliveries/s figure per phase; the
 	// producer follows each control line (a phase with no line would have
 	// no count).
-	res = runScenario(t, &RoomScenario{Clients: 5, Concurrency: 5, Rates: "20,60", Limit: 10 * time.Second, Drain: 2 * time.Second},
+	res = runScenario(t, &RoomScenario{Clients: 5, Concurrency: 5, Rates: "20,60", Limit: 1500 * time.Millisecond, Drain: 2 * time.Second},
 		testOptions(t, url, 300*time.Millisecond))
 	for _, f := range []string{"delivery@20/s", "delivery@60/s"} {
 		if l := res.Latency[f]; l == nil || l.Count == 0 || l.Count%5 != 0 {
@@ -267,6 +267,15 @@ func TestRoomOverRelay(t *testing.T) {
 	}
 	if !res.OK || res.Extra["ramp_max_rate_within_limit"] != 60 || res.Extra["deliveries_per_s_at_60"] <= res.Extra["deliveries_per_s_at_20"] {
 		t.Errorf("ramp: ok=%v extra=%v notes=%v", res.OK, res.Extra, res.Notes)
+	}
+
+	// A limit no delivery can meet: the ramp stops after its first phase
+	// and says that none stayed within it.
+	res = runScenario(t, &RoomScenario{Clients: 3, Concurrency: 3, Rates: "20,60", Limit: time.Microsecond, Drain: 2 * time.Second},
+		testOptions(t, url, 200*time.Millisecond))
+	if l := res.Latency["delivery@60/s"]; l == nil || l.Count != 0 || res.Extra["ramp_first_rate_over_limit"] != 20 ||
+		res.Extra["ramp_max_rate_within_limit"] != 0 || !strings.Contains(strings.Join(res.Notes, " "), "no phase of the ramp stayed within") {
+		t.Errorf("ramp over its limit: latency %+v extra=%v notes=%v", l, res.Extra, res.Notes)
 	}
 }
 
