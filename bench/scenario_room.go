@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,7 +33,8 @@ func init() { register(func() Scenario { return &RoomScenario{} }) }
 // or more than 1% of whose deliveries are still missing --p99-limit after
 // its end (a backlog its p99 cannot show yet). The figures are per phase: deliveries per
 // second, p50/p99/max, the server's CPU (Options.ServerCgroup: every
-// server process; Options.ServerPID: the daemon alone).
+// server process; Options.ServerPID: the daemon alone) and wsbench's own
+// (on a small machine the client can be what limits the ramp).
 //
 // Memory: Options.Probe (the suite: RSS, cgroup memory, goroutines) or
 // /proc of ServerPID is read before any client connects and again with all
@@ -221,6 +223,7 @@ type roomPhase struct {
 	delivered int64
 	cpu       float64 // every server process (cgroup), -1 if unknown
 	daemonCPU float64 // the daemon alone, -1 if unknown
+	clientCPU float64 // this process (wsbench), -1 if unknown: is the client the limit?
 	stop      string  // why the ramp stopped after this phase
 }
 
@@ -283,8 +286,8 @@ func (s *RoomScenario) Run(ctx context.Context, o *Options) (*Result, error) {
 	var phases []roomPhase
 	var loaded ServerProbe
 	for i := 1; i <= len(rates) && ctx.Err() == nil; i++ {
-		ph := roomPhase{rate: rates[i-1], cpu: -1, daemonCPU: -1}
-		cpu0, dcpu0 := cgroupCPU(o.ServerCgroup), daemonCPU(o.ServerPID)
+		ph := roomPhase{rate: rates[i-1], cpu: -1, daemonCPU: -1, clientCPU: -1}
+		cpu0, dcpu0, ccpu0 := cgroupCPU(o.ServerCgroup), daemonCPU(o.ServerPID), daemonCPU(os.Getpid())
 		start := time.Now()
 		live0 := r.Live()
 		sendCtl(i, ph.rate)
@@ -309,6 +312,9 @@ func (s *RoomScenario) Run(ctx context.Context, o *Options) (*Result, error) {
 		}
 		if d1 := daemonCPU(o.ServerPID); dcpu0 >= 0 && d1 >= 0 {
 			ph.daemonCPU = d1 - dcpu0
+		}
+		if c1 := daemonCPU(os.Getpid()); ccpu0 >= 0 && c1 >= 0 {
+			ph.clientCPU = c1 - ccpu0
 		}
 		if i == 1 {
 			loaded = o.probe()
@@ -376,7 +382,8 @@ func (s *RoomScenario) Run(ctx context.Context, o *Options) (*Result, error) {
 	return res, nil
 }
 
-// daemonCPU is the CPU seconds of pid so far, -1 if it cannot be read.
+// daemonCPU is the CPU seconds of process pid so far, -1 if it cannot be
+// read.
 func daemonCPU(pid int) float64 {
 	if pid <= 0 {
 		return -1
@@ -419,6 +426,9 @@ func (s *RoomScenario) report(r *Run, rates []float64, phases []roomPhase, idle,
 		}
 		if ph.daemonCPU >= 0 {
 			r.SetExtra("daemon_cpu_cores"+tag, ph.daemonCPU/ph.secs)
+		}
+		if ph.clientCPU >= 0 {
+			r.SetExtra("client_cpu_cores"+tag, ph.clientCPU/ph.secs)
 		}
 		if ph.stop != "" {
 			r.Note("ramp stopped after %s lines/s: %s", strconv.FormatFloat(ph.rate, 'f', -1, 64), ph.stop)
@@ -472,6 +482,9 @@ func (s *RoomScenario) judge(res *Result, rates []float64, phases []roomPhase) {
 	}
 	if ph.daemonCPU >= 0 {
 		res.Extra["ramp_daemon_cpu_cores_within_limit"] = ph.daemonCPU / ph.secs
+	}
+	if ph.clientCPU >= 0 {
+		res.Extra["ramp_client_cpu_cores_within_limit"] = ph.clientCPU / ph.secs
 	}
 	res.Rate = float64(ph.delivered) / ph.secs
 }

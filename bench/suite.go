@@ -538,7 +538,7 @@ func (s *suite) runOne(ctx context.Context, spec *serverSpec, j job, rep int) {
 	}
 	d, err := s.start(spec, cmd, j.binary, extra...)
 	if err != nil {
-		s.note("%s %s: %v%s", sc.Name(), spec.name, err, logHint(err))
+		s.note("%s %s: %v%s", j.name, spec.name, err, logHint(err))
 		return
 	}
 	defer d.stop()
