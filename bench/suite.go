@@ -541,7 +541,7 @@ func (s *suite) runOne(ctx context.Context, spec *serverSpec, j job, rep int) {
 		s.note("%s %s: %v%s", j.name, spec.name, err, logHint(err))
 		return
 	}
-	defer d.stop()
+	defer func() { env.stop(); d.stop() }()
 	if err := env.started(d); err != nil {
 		s.note("%s %s: %v", j.name, spec.name, err)
 		return
@@ -651,7 +651,7 @@ func (s *suite) capacity(ctx context.Context, spec *serverSpec, rep int, cj capa
 		s.note("%s %s: %v%s", cj.name, spec.name, err, logHint(err))
 		return
 	}
-	defer d.stop()
+	defer func() { env.stop(); d.stop() }()
 	if err := env.started(d); err != nil {
 		s.note("%s %s: %v", cj.name, spec.name, err)
 		return

@@ -108,10 +108,14 @@ func (e *jobEnv) started(d *daemon) error {
 	return nil
 }
 
+// stop ends the helpers, last started first; a second call does nothing.
+// It must come before the daemon's stop, which removes the cgroups the
+// server-side helpers are in.
 func (e *jobEnv) stop() {
 	for i := len(e.helpers) - 1; i >= 0; i-- {
 		e.helpers[i].stop()
 	}
+	e.helpers = nil
 }
 
 // helperProc is a process a job runs next to the daemon (the echo backend,
