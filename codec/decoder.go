@@ -297,7 +297,7 @@ func control(op ws.OpCode, payload []byte) (Event, *CloseError) {
 	}
 	code := ws.StatusCode(binary.BigEndian.Uint16(payload))
 	reason := payload[2:]
-	if ws.CheckCloseFrameData(code, "") != nil || !CloseCodeValid(code) {
+	if !CloseCodeValid(code) {
 		return Event{}, errCloseCode
 	}
 	if !utf8.Valid(reason) {

@@ -72,14 +72,17 @@ func AppendClose(dst []byte, code ws.StatusCode, reason string) []byte {
 
 // CloseCodeValid reports whether code may be put in a close frame, that is
 // sent by wsplex or echoed back to a client: 1000-1003, 1007-1011 (the codes
-// RFC 6455 defines for the wire), 3000-4999 (registered and private use).
+// RFC 6455 defines for the wire), 1012-1014 (registered with IANA since:
+// service restart, try again later, bad gateway; wsplex sends 1014 for an
+// unreachable --backend, and a client echoes it), 3000-4999 (registered
+// and private use).
 //
-// Decoder accepts exactly these codes from clients too. That agrees with
-// ws.CheckCloseFrameData, plus the upper bound it lacks (5000 and above are
-// not valid close codes).
+// Decoder accepts exactly these codes from clients too. That is
+// ws.CheckCloseFrameData, plus 1012-1014, which it does not know yet, and
+// the upper bound it lacks (5000 and above are not valid close codes).
 func CloseCodeValid(code ws.StatusCode) bool {
 	switch {
-	case 1000 <= code && code <= 1003, 1007 <= code && code <= 1011:
+	case 1000 <= code && code <= 1003, 1007 <= code && code <= 1014:
 		return true
 	case 3000 <= code && code <= 4999:
 		return true

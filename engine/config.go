@@ -29,7 +29,7 @@ type Config struct {
 	// cmd/wsplex sets one from WSPLEX_DNS (tests point it at their own DNS
 	// server).
 	Resolver *net.Resolver
-	PTY      bool   // --pty: each child on a pseudo-terminal (pty.go)
+	PTY      bool   // --pty: each child on a pseudo-terminal (endpoint_pty.go)
 	Term     string // --pty: TERM of the children; "" = DefaultTerm
 
 	// Limits.
@@ -107,6 +107,41 @@ type Config struct {
 	// TrustedProxies (--trusted-proxy): from these peers REMOTE_ADDR is
 	// taken from X-Forwarded-For, its rightmost address not itself trusted.
 	TrustedProxies []netip.Prefix
+
+	// Rooms (issue 14, room.go).
+
+	// Broadcast (--broadcast): the clients of one route (the URL path; with
+	// --dir, the script and its PATH_INFO) share one child, a room.
+	Broadcast bool
+	// BroadcastLinger (--broadcast-linger): how long a room's child outlives
+	// its last client; a client that comes meanwhile keeps it.
+	BroadcastLinger time.Duration
+	// BroadcastQueue (--broadcast-queue): bytes of the room's output a
+	// client may be behind before --slow applies; 0 = DefaultBroadcastQueue.
+	BroadcastQueue int
+	// SlowDrop (--slow=drop): a client too far behind skips to the newest
+	// messages; false (--slow=close) closes it with 1008 "slow consumer".
+	SlowDrop bool
+	// Envelope (--envelope=json): the room's child reads and writes JSON
+	// lines (join, message, leave in; data, to, close out); "" = plain.
+	Envelope string
+	// RoomMax (--room-max): clients of one room; over it, 429. 0 = no limit.
+	RoomMax int
+
+	// Socket backends (issue 13): instead of a child, each WebSocket is
+	// bridged to a connection of its own to Backend (endpoint_socket.go).
+
+	// Backend (--backend) replaces Command: a *net.TCPAddr (cmd/wsplex
+	// resolves a name at startup: no DNS on a loop) or a *net.UnixAddr;
+	// nil = off.
+	Backend    net.Addr
+	BackendURL string // --backend as given, for the log
+	// BackendTimeout (--backend-timeout) bounds the connect; <= 0 is
+	// DefaultBackendTimeout.
+	BackendTimeout time.Duration
+	// BackendProxyProtocol (--backend-proxy-protocol): 1 or 2 sends the
+	// backend a PROXY header of that version naming the client; 0 = off.
+	BackendProxyProtocol int
 }
 
 // Defaults used by cmd/wsplex and by tests that build a Config directly.
@@ -117,4 +152,6 @@ const (
 	DefaultInBuffer     = 4 << 20
 	HeadTimeout         = 10 * time.Second
 	MaxHeadSize         = 16 << 10
+
+	DefaultBackendTimeout = 5 * time.Second
 )

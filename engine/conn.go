@@ -3,8 +3,8 @@ package engine
 import (
 	"net"
 	"strconv"
-	"time"
 
+	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
 
 	"github.com/wsplex/wsplex/engine/tlsbridge"
@@ -12,19 +12,19 @@ import (
 	"github.com/wsplex/wsplex/reactor"
 
 	"github.com/wsplex/wsplex/codec"
-	"github.com/wsplex/wsplex/spawn"
 )
 
 // state is where a connection is in its life.
 //
 //	head     reading the HTTP request head (bounded in size and time)
-//	open     WebSocket open, the child running
+//	open     WebSocket open, its endpoint starting or running
 //	closing  a close frame is out (ours or the echo of the client's); the
 //	         socket closes once the outbound bytes are flushed
-//	gone     the socket is closed; the child may still be on its ladder
+//	gone     the socket is closed; the endpoint may still be ending (a
+//	         child on its ladder)
 //
-// A conn is released when it is gone and its child is reaped; until then
-// it stays in the engine's registry so that shutdown can reach it.
+// A conn is released when it is gone and its endpoint released; until
+// then it stays in the engine's registry so that shutdown can reach it.
 type state uint8
 
 const (
@@ -34,13 +34,13 @@ const (
 	stGone
 )
 
-// conn is one client connection and, once upgraded, its child. Both live
-// on one reactor loop: the socket, the child's pipes or PTY master, its
-// exit and the connection's timer are watches and timers of that loop,
-// and every field is owned by its goroutine. The few methods that run
-// elsewhere (exec, handChild, a lookup's goroutine) touch none of them but
-// post work to the loop (and the shutdown sweep takes them once the loops
-// are gone).
+// conn is one client connection and, once upgraded, its endpoint (a
+// child, endpoint_child.go). Both live on one reactor loop: the socket,
+// the child's pipes or PTY master, its exit and the connection's timer are
+// watches and timers of that loop, and every field is owned by its
+// goroutine. The few methods that run elsewhere (exec, handChild, a
+// lookup's goroutine) touch none of them but post work to the loop (and
+// the shutdown sweep takes them once the loops are gone).
 type conn struct {
 	e                      *Engine
 	gc                     *sock // nil once the socket is closed
@@ -52,40 +52,33 @@ type conn struct {
 	fields                 logline.Fields    // log line keys
 	bridge                 *tlsbridge.Bridge // nil unless the client came over TLS
 	upgraded               bool
-	handedOff              bool    // plain HTTP, moved to net/http (handoff.go)
-	route                  route   // what the upgrade runs (route.go)
-	pty                    ptyConn // --pty only (pty.go)
-	framer                 framer  // the child's output to frames, by mode (framer.go); set at the upgrade
+	handedOff              bool   // plain HTTP, moved to net/http (handoff.go)
+	route                  route  // what the upgrade runs (route.go)
+	framer                 framer // the far side's output to frames, by mode (framer.go); set at the upgrade
 
-	dec      codec.Decoder
-	proc     *spawn.Process
-	procHere bool // proc is attached to this loop (not a --prefork child still on the spawner's)
-	life     life // where the child is in its life (life.go)
+	dec    codec.Decoder
+	ep     endpoint // what the WebSocket is connected to (endpoint.go); nil before the upgrade
+	far    far      // where ep is, as the conn sees it
+	hungUp bool     // ep.hangup has been called
 
-	// child -> client
+	// far side -> client
 	outLine    []byte // stdout line not yet terminated
 	errLine    []byte // stderr line not yet terminated
 	fragmented bool   // a text message for the current stdout line has begun
-	outPaused  bool   // not reading the child's output: the client is behind
-	outEOF     bool
-	errEOF     bool
-	dropped    int64 // output bytes dropped: after our close frame, or the socket gone
-	ladder     spawn.Ladder
-	fdsCharged int64 // fds counted in Engine.fdsHeld for this child
+	dropped    int64  // output bytes dropped: after our close frame, or the socket gone
 
-	// client -> child
-	stdinPend []byte // input the child's pipe did not take yet
-	inPaused  bool   // TCP reads paused until stdinPend drains
-	inText    bool   // the message in progress is forwarded (text in text mode, binary in binary mode)
-	inputDone bool   // the client's close frame or a protocol error: read nothing more
-	errClose  bool   // closing because the client broke the protocol
+	// client -> far side
+	inPaused  bool // reads paused: the endpoint is starting, or takes no more input
+	inputDone bool // the client's close frame or a protocol error: read nothing more
+	errClose  bool // closing because the client broke the protocol
 
 	closeSent        bool
+	closeCode        ws.StatusCode // the closing handshake's code: ours, or the client's we echoed
 	disconnectLogged bool
 	closeRecv        bool
-	flushedAt        time.Time // when the closing socket's queue emptied
-	progressAt       time.Time // when the closing socket's queue last shrank
-	lastProgress     int       // OutboundBuffered at the last linger check
+	flushedAt        instant // when the closing socket's queue emptied
+	progressAt       instant // when the closing socket's queue last shrank
+	lastProgress     int     // OutboundBuffered at the last linger check
 
 	timer    reactor.Timer
 	timerSet bool // timer initialised (InitTimer)
@@ -101,18 +94,6 @@ type conn struct {
 // handChild instead.
 func (c *conn) exec(f func(*conn)) {
 	c.loop.Post(func() { f(c) })
-}
-
-// Notify is spawn's signal that the child has events. A child attached to
-// this loop is told here, on the loop: its events are taken at once. A
-// --prefork child still watched on the spawner's loop is taken over by a
-// post.
-func (c *conn) Notify(*spawn.Process) {
-	if c.procHere {
-		c.onChild()
-		return
-	}
-	c.exec((*conn).onChild)
 }
 
 // open is a new socket on loop l (on l's goroutine): the connection starts
@@ -142,7 +123,7 @@ func (e *Engine) open(l *reactor.Loop, fd int, addr net.Addr, p *peer) {
 	e.conns.Add(1)
 	e.metrics.conns.Inc()
 	c.id = strconv.FormatUint(e.nextID.Add(1), 10) + "-" + strconv.FormatInt(e.started.UnixNano()%1e9, 36)
-	c.dl.head = time.Now().Add(HeadTimeout)
+	c.dl.head = now().add(HeadTimeout)
 	c.arm()
 }
 
@@ -208,14 +189,14 @@ func (c *conn) onReadable() {
 	}
 }
 
-// onWritable: the socket takes output again. What was queued goes out; a
-// child paused because the client was behind resumes once the backlog is
-// down to half of --outbuffer (no polling: this is the drain event); a
-// closing socket may close.
+// onWritable: the socket takes output again. What was queued goes out; an
+// endpoint that held back its output because the client was behind
+// resumes once the backlog is down to half of --outbuffer (no polling:
+// this is the drain event); a closing socket may close.
 func (c *conn) onWritable() {
 	c.gc.flush()
-	if c.outPaused {
-		c.resumeOutput()
+	if c.ep != nil && c.gc.OutboundBuffered() <= c.e.cfg.OutBuffer/2 {
+		c.ep.resumeOutput()
 	}
 	if c.gc != nil && c.state == stClosing {
 		c.lingerCheck()

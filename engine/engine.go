@@ -64,6 +64,11 @@ type Engine struct {
 	late      []*spawn.Process            // answered after the loops were gone
 	loopsGone bool                        // the loops have stopped: hand nothing more over
 	swept     bool                        // the sweep is over: dispose of late children at once
+	// leftBehind: children endpoints hand the sweep (endpoint.sweep); the
+	// sweep's goroutine alone touches it, once the loops are gone.
+	leftBehind []*spawn.Process
+
+	rooms roomRegistry // --broadcast (room.go)
 }
 
 // New prepares an engine: it raises the fd limit and opens the listeners,
@@ -77,6 +82,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.InBuffer <= 0 {
 		cfg.InBuffer = DefaultInBuffer
+	}
+	if cfg.BroadcastQueue <= 0 {
+		cfg.BroadcastQueue = DefaultBroadcastQueue
 	}
 	if cfg.ServerSoftware == "" {
 		cfg.ServerSoftware = "wsplex"
@@ -167,6 +175,9 @@ func (e *Engine) logStartup() {
 	if e.cfg.Command != "" {
 		e.log.Log(logline.LevelInfo, "server", nil, "Serving using application   : %s %s", e.cfg.Command, joinArgs(e.cfg.Args))
 	}
+	if e.cfg.Backend != nil {
+		e.log.Log(logline.LevelInfo, "server", nil, "Serving using backend       : %s (%s)", e.cfg.BackendURL, e.cfg.Backend)
+	}
 	if e.cfg.ProtoDir != "" {
 		e.log.Log(logline.LevelInfo, "server", nil, "Serving subprotocols from   : %s", e.cfg.ProtoDir)
 	}
@@ -190,11 +201,8 @@ func (e *Engine) shutdown() {
 	for c := range e.live {
 		live = append(live, c)
 	}
-	empty := len(e.live) == 0
+	e.checkDrained()
 	e.mu.Unlock()
-	if empty {
-		close(e.drained)
-	}
 	for _, c := range live {
 		c.exec((*conn).goingAway)
 	}
@@ -238,14 +246,22 @@ func (e *Engine) track(c *conn) bool {
 func (e *Engine) untrack(c *conn) {
 	e.mu.Lock()
 	delete(e.live, c)
-	if e.shutting && len(e.live) == 0 {
-		select {
-		case <-e.drained:
-		default:
-			close(e.drained)
-		}
-	}
+	e.checkDrained()
 	e.mu.Unlock()
+}
+
+// checkDrained closes drained once shutdown waits and nothing is live: no
+// connection, and no room's child (rooms may outlive their clients on
+// their ladder). Under e.mu.
+func (e *Engine) checkDrained() {
+	if !e.shutting || len(e.live) > 0 || e.rooms.live() > 0 {
+		return
+	}
+	select {
+	case <-e.drained:
+	default:
+		close(e.drained)
+	}
 }
 
 // fdHeadroom reports whether one more connection with a child fits under

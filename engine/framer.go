@@ -64,7 +64,7 @@ func (binaryFramer) stderrToClient() bool                  { return false }
 func (binaryFramer) end(*conn, *batch)                     {}
 
 // ptyFramer is --pty: terminal output goes out raw, as binary messages,
-// like --binary (the terminal merges stderr into it; pty.go).
+// like --binary (the terminal merges stderr into it; endpoint_pty.go).
 type ptyFramer struct{ binaryFramer }
 
 // jsonFramer is --passstderr: every line of either stream is one JSON

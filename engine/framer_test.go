@@ -139,6 +139,7 @@ func TestLifeTransitions(t *testing.T) {
 		{lifeStarting, false, false},
 		{lifeRunning, false, false},
 		{lifeLaddering, false, true},
+		{lifeOrphans, true, false},
 		{lifeGroupLadder, true, true},
 		{lifeReaped, true, false},
 	} {

@@ -2,13 +2,11 @@ package engine
 
 import (
 	"errors"
-	"time"
 
 	"github.com/gobwas/ws"
 
 	"github.com/wsplex/wsplex/codec"
 	"github.com/wsplex/wsplex/internal/logline"
-	"github.com/wsplex/wsplex/spawn"
 )
 
 // maxChunk bounds the payload handed to the child per write, and so the
@@ -17,19 +15,19 @@ const maxChunk = 64 << 10
 
 var newline = []byte{'\n'}
 
-// readFrames decodes what the client sent and forwards it. It stops early
-// while the child is not taking input: the rest stays in the connection's
-// input buffer, reads on the socket are paused, and TCP flow control slows
-// the client; the pipe's Writable (flushStdin) resumes them.
+// readFrames decodes what the client sent and hands it to the endpoint. It
+// stops early while the endpoint takes no more input: the rest stays in
+// the connection's input buffer, reads on the socket are paused, and TCP
+// flow control slows the client; the endpoint's inputResumed resumes them.
 func (c *conn) readFrames() {
 	gc := c.gc
 	if gc == nil {
 		return
 	}
-	if c.life == lifeStarting {
-		// Frames wait in the input buffer until childStarted; reading is
-		// paused (startChild), and what was read is bounded by --inbuffer
-		// as it is once the child runs.
+	if c.far == farStarting {
+		// Frames wait in the input buffer until started; reading is
+		// paused (startEndpoint), and what was read is bounded by
+		// --inbuffer as it is once the endpoint runs.
 		c.checkInBuffer()
 		return
 	}
@@ -39,10 +37,10 @@ func (c *conn) readFrames() {
 		gc.Discard(-1)
 		return
 	}
-	if c.stdinPend == nil {
+	if !c.inPaused {
 		buf := gc.Peek()
 		off := 0
-		for off < len(buf) && c.stdinPend == nil && c.gc != nil {
+		for off < len(buf) && !c.inPaused && c.gc != nil {
 			ev, n, err := c.dec.Next(buf[off:], maxChunk)
 			off += n
 			if err != nil {
@@ -63,7 +61,7 @@ func (c *conn) readFrames() {
 }
 
 // checkInBuffer closes with 1008 a client that has sent more than
-// --inbuffer bytes its child has not taken.
+// --inbuffer bytes its endpoint has not taken.
 func (c *conn) checkInBuffer() {
 	if c.gc != nil && c.gc.InboundBuffered() > c.e.cfg.InBuffer {
 		c.e.log.Log(logline.LevelError, "websocket", &c.fields, "Client sent %d bytes its program has not read (limit %d): closing with 1008", c.gc.InboundBuffered(), c.e.cfg.InBuffer)
@@ -79,48 +77,41 @@ func (c *conn) protocolError(err error) {
 	c.e.log.Log(logline.LevelAccess, "websocket", &c.fields, "Closing with %d: %s", ce.Code, ce.Reason)
 	c.inputDone, c.errClose = true, true
 	c.sendClose(ce.Code, ce.Reason)
-	c.clientGone()
+	c.hangup()
 }
 
 func (c *conn) onFrame(ev *codec.Event) {
 	switch ev.Kind {
 	case codec.Data:
-		if c.state != stOpen {
+		if c.state != stOpen || c.far != farUp {
 			return
-		}
-		if c.e.cfg.PTY {
-			c.ptyFrame(ev)
-			return
-		}
-		if ev.First {
-			want := ws.OpText
-			if c.e.cfg.Binary {
-				want = ws.OpBinary
-			}
-			c.inText = ev.Op == want
-		}
-		if !c.inText {
-			return // websocketd ignores the other kind of message
 		}
 		c.e.metrics.bytesIn.Add(float64(len(ev.Payload)))
 		if ev.Fin {
 			c.e.metrics.msgsIn.Inc()
 		}
-		c.toChild(ev.Payload, ev.Fin && !c.e.cfg.Binary)
+		more, cerr := c.ep.input(ev.Op, ev.First, ev.Fin, ev.Payload)
+		if cerr != nil {
+			c.protocolError(cerr)
+			return
+		}
+		if !more {
+			c.pauseInput()
+		}
 	case codec.Ping:
 		if !c.closeSent {
 			_, _ = c.gc.Write(codec.AppendFrame(nil, true, ws.OpPong, ev.Payload))
 		}
 	case codec.Pong:
 		if c.e.cfg.PingInterval > 0 {
-			c.dl.pong = time.Now().Add(2 * c.e.cfg.PingInterval)
+			c.dl.pong = now().add(2 * c.e.cfg.PingInterval)
 		}
 	case codec.Close:
 		c.closeRecv, c.inputDone = true, true
 		if !c.closeSent {
 			c.echoClose(ev.CloseCode)
 		}
-		c.clientGone()
+		c.hangup()
 		c.lingerCheck()
 	}
 }
@@ -128,7 +119,7 @@ func (c *conn) onFrame(ev *codec.Event) {
 // echoClose answers the client's close frame with the same code, or with
 // an empty close frame if the client sent no code.
 func (c *conn) echoClose(code ws.StatusCode) {
-	c.closeSent = true
+	c.closeSent, c.closeCode = true, code
 	c.state = stClosing
 	c.e.metrics.closes.WithLabelValues(itoa(int(code))).Inc()
 	if code == ws.StatusNoStatusRcvd {
@@ -138,41 +129,8 @@ func (c *conn) echoClose(code ws.StatusCode) {
 	_, _ = c.gc.Write(codec.AppendClose(nil, code, ""))
 }
 
-// toChild writes one piece of a message (and the newline that ends a text
-// message) to the child's stdin. What the pipe does not take is kept, and
-// the socket paused, until the child has read it.
-func (c *conn) toChild(payload []byte, nl bool) {
-	p := c.proc
-	if p == nil || c.life != lifeRunning {
-		return
-	}
-	total := len(payload)
-	var n int
-	var err error
-	if nl {
-		total++
-		n, err = p.WriteStdin(payload, newline)
-	} else {
-		n, err = p.WriteStdin(payload)
-	}
-	switch {
-	case err == nil && n == total:
-		return
-	case err == nil || errors.Is(err, spawn.ErrWouldBlock):
-		if n < len(payload) {
-			c.stdinPend = append(c.stdinPend, payload[n:]...)
-		}
-		if nl {
-			c.stdinPend = append(c.stdinPend, '\n')
-		}
-		c.pauseInput()
-	default:
-		// The child closed its stdin or is exiting: what it will not
-		// read is dropped, as with websocketd.
-		c.e.log.Log(logline.LevelDebug, "process", &c.fields, "Input dropped: %v", err)
-	}
-}
-
+// pauseInput stops reading the client: its endpoint is starting, or takes
+// no more input for now.
 func (c *conn) pauseInput() {
 	if c.inPaused || c.gc == nil {
 		return
@@ -183,22 +141,10 @@ func (c *conn) pauseInput() {
 	}
 }
 
-// flushStdin runs when the child's stdin accepts writes again.
-func (c *conn) flushStdin() {
-	if c.stdinPend == nil || c.proc == nil {
-		return
-	}
-	n, err := c.proc.WriteStdin(c.stdinPend)
-	if errors.Is(err, spawn.ErrWouldBlock) || (err == nil && n < len(c.stdinPend)) {
-		c.stdinPend = c.stdinPend[:copy(c.stdinPend, c.stdinPend[n:])]
-		return
-	}
-	c.stdinPend = nil
+// resumeInput reads the client again.
+func (c *conn) resumeInput() {
 	if c.inPaused && c.gc != nil {
 		c.inPaused = false
 		_ = c.resumeRead()
-	}
-	if c.state == stOpen {
-		c.readFrames()
 	}
 }

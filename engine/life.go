@@ -1,6 +1,6 @@
 package engine
 
-// life is where the child of a connection is in its life: one value
+// life is where a connection's child (endpoint_child.go) is in its life: one value
 // instead of the flags it once was (starting, finished, laddering), so
 // that every transition is one assignment and the impossible combinations
 // cannot be written.
@@ -13,14 +13,18 @@ package engine
 //	lifeLaddering    the client has gone (or our close is out): the
 //	                 termination ladder (spawn.Ladder) runs against it, its
 //	                 output drained and dropped
+//	lifeOrphans      it exited on its own while its client stays, and
+//	                 what it started still runs: the ladder against its
+//	                 process group waits for the client to go (hangup)
 //	lifeGroupLadder  reaped, but what it started still runs: the ladder
 //	                 goes on against its process group
 //	lifeReaped       reaped and its output delivered, or it could not be
 //	                 started: nothing of it is left
 //
 // The order is: None -> Starting -> Running -> (Laddering) -> Reaped, with
-// GroupLadder between the last two when grandchildren outlive the child,
-// and Starting -> Reaped when the start fails.
+// GroupLadder between the last two when grandchildren outlive the child
+// (Running -> Orphans -> GroupLadder when it exited first), and Starting
+// -> Reaped when the start fails.
 type life uint8
 
 const (
@@ -28,12 +32,13 @@ const (
 	lifeStarting
 	lifeRunning
 	lifeLaddering
+	lifeOrphans
 	lifeGroupLadder
 	lifeReaped
 )
 
 // finished: the child is reaped and its output delivered (or it never ran).
-func (l life) finished() bool { return l == lifeGroupLadder || l == lifeReaped }
+func (l life) finished() bool { return l == lifeOrphans || l == lifeGroupLadder || l == lifeReaped }
 
 // laddering: the termination ladder runs, against the child or its group.
 func (l life) laddering() bool { return l == lifeLaddering || l == lifeGroupLadder }
@@ -48,6 +53,8 @@ func (l life) String() string {
 		return "running"
 	case lifeLaddering:
 		return "laddering"
+	case lifeOrphans:
+		return "orphans"
 	case lifeGroupLadder:
 		return "group-ladder"
 	case lifeReaped:

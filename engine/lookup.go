@@ -5,9 +5,6 @@ import (
 	"net"
 	"strings"
 	"time"
-
-	"github.com/wsplex/wsplex/internal/logline"
-	"github.com/wsplex/wsplex/spawn"
 )
 
 // reverseLookupTimeout bounds --reverselookup's DNS query. A resolver that
@@ -19,11 +16,10 @@ const reverseLookupTimeout = 3 * time.Second
 // the event loop, on a goroutine of its own that ends within
 // reverseLookupTimeout, and the child starts once the loop has the answer.
 // The lookup used to run on the loop, where one slow resolver stalled every
-// connection of that loop. Meanwhile the connection is starting: nothing
-// is read from the client (readFrames), and its slot and fds are charged.
-func (c *conn) lookupThenStart(spec spawn.Spec) {
-	c.life = lifeStarting
-	c.pauseInput()
+// connection of that loop. Meanwhile the endpoint is starting: nothing is
+// read from the client, and the child's slot and fds are charged.
+func (ch *childEndpoint) lookupThenStart() {
+	c := ch.c
 	addr, r := c.remoteAddr, c.e.cfg.Resolver
 	if r == nil {
 		r = net.DefaultResolver
@@ -36,7 +32,7 @@ func (c *conn) lookupThenStart(spec spawn.Spec) {
 		if err == nil && len(names) > 0 {
 			host = strings.TrimSuffix(names[0], ".")
 		}
-		c.exec(func(c *conn) { c.lookedUp(host, spec) })
+		c.exec(func(*conn) { ch.lookedUp(host) })
 	}()
 }
 
@@ -44,25 +40,22 @@ func (c *conn) lookupThenStart(spec spawn.Spec) {
 // into REMOTE_HOST and the log lines, and the child starts. A connection
 // that closed or began closing meanwhile (the client left, the daemon is
 // shutting down) gets no child; its slot and fds are given back.
-func (c *conn) lookedUp(host string, spec spawn.Spec) {
-	e := c.e
-	c.life = lifeNone // lifeRunning once childStarted has the child
+func (ch *childEndpoint) lookedUp(host string) {
+	c, e := ch.c, ch.e
 	if c.state != stOpen {
 		e.children.Add(-1)
-		e.fdsHeld.Add(-c.fdsCharged)
-		c.fdsCharged = 0
-		if c.state == stGone {
-			e.log.Log(logline.LevelAccess, "session", &c.fields, "DISCONNECT") // socketGone left it to us
-		}
-		c.maybeRelease()
+		e.fdsHeld.Add(-ch.fdsCharged)
+		ch.fdsCharged = 0
+		ch.life = lifeNone
+		c.released()
 		return
 	}
 	c.fields.Remote = host
-	for i, kv := range spec.Env {
+	for i, kv := range ch.spec.Env {
 		if strings.HasPrefix(kv, "REMOTE_HOST=") {
-			spec.Env[i] = "REMOTE_HOST=" + cleanValue(host)
+			ch.spec.Env[i] = "REMOTE_HOST=" + cleanValue(host)
 			break
 		}
 	}
-	e.startChild(c, spec)
+	ch.spawn()
 }

@@ -25,6 +25,16 @@ type metrics struct {
 	handshakeFail, closes *prometheus.CounterVec
 	protocolErr, refused  *prometheus.CounterVec
 
+	backendConnects prometheus.Counter     // socket backends (endpoint_socket.go)
+	backendFail     *prometheus.CounterVec // by reason
+	backendOpen     prometheus.Gauge
+	// Rooms (room.go).
+	rooms                           prometheus.Gauge
+	roomClients, roomDelivery       prometheus.Histogram
+	roomDeliveries, roomDrops       prometheus.Counter
+	roomSlowCloses, envelopeInvalid prometheus.Counter
+	roomInputPauses                 prometheus.Counter
+
 	srv  *http.Server
 	addr string
 }
@@ -59,6 +69,21 @@ func newMetrics(e *Engine) (*metrics, error) {
 	m.closes = vec("closes_total", "Close frames sent, by close code.", "code")
 	m.protocolErr = vec("protocol_errors_total", "Connections closed for a protocol violation, by close code.", "code")
 	m.refused = vec("refused_connections_total", "Connections refused at accept, by reason.", "reason")
+	m.backendConnects = counter("backend_connects_total", "Backend connections opened (--backend).")
+	m.backendFail = vec("backend_failures_total", "Backend connections that failed, by reason: refused, unreachable, timeout, busy (a full Unix listen queue), reset (after it opened), error.", "reason")
+	m.backendOpen = gauge("backend_open", "Backend connections open now.")
+	m.rooms = gauge("rooms", "Rooms (--broadcast) whose child is not yet released.")
+	m.roomClients = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "wsplex", Name: "room_clients",
+		Help: "Clients of a room, observed as each client joins (the room's size with it).", Buckets: prometheus.ExponentialBuckets(1, 4, 9)})
+	m.roomDelivery = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "wsplex", Name: "room_delivery_seconds",
+		Help:    "Time from the read of a room's child output to its write to a client's socket (the oldest message of each write).",
+		Buckets: prometheus.ExponentialBuckets(25e-6, 2, 16)})
+	m.reg.MustRegister(m.roomClients, m.roomDelivery)
+	m.roomDeliveries = counter("room_deliveries_total", "Room messages written to clients (one per client per message).")
+	m.roomDrops = counter("room_drops_total", "Room messages skipped for clients too far behind (--slow=drop).")
+	m.roomSlowCloses = counter("room_slow_closes_total", "Room clients closed with 1008 for being too far behind (--slow=close).")
+	m.roomInputPauses = counter("room_input_pauses_total", "Times a room client's input was paused because the room's queue for its child was full.")
+	m.envelopeInvalid = counter("room_envelope_invalid_total", "Output lines of --envelope=json children that were not valid and were skipped.")
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "wsplex", Name: "fd_limit", Help: "RLIMIT_NOFILE in force."},
 		func() float64 { return float64(e.nofile) }))

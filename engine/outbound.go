@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"sync"
 	"unicode/utf8"
 
@@ -9,7 +8,6 @@ import (
 
 	"github.com/wsplex/wsplex/codec"
 	"github.com/wsplex/wsplex/internal/logline"
-	"github.com/wsplex/wsplex/spawn"
 )
 
 const (
@@ -65,147 +63,6 @@ func (c *conn) flush(b *batch) {
 	}
 	clear(b.iov)
 	b.iov, b.hdr = b.iov[:0], b.hdr[:0]
-}
-
-// pumpOutput reads the child's stdout and stderr until they are empty, the
-// client falls behind (then the child is paused: its pipe fills and it
-// blocks), or this event has had its share of the loop.
-func (c *conn) pumpOutput() {
-	p := c.proc
-	if p == nil || c.life.finished() {
-		return
-	}
-	bp := scratch.Get().(*[]byte)
-	buf := *bp
-	b := batches.Get().(*batch)
-	defer func() { batches.Put(b); scratch.Put(bp) }()
-
-	more := false
-	for i := 0; !c.outEOF && !c.outPausedNow(); i++ {
-		if i == readsPerRun {
-			more = true
-			break
-		}
-		n, err := p.ReadStdout(buf)
-		if n > 0 {
-			c.fromStdout(b, buf[:n])
-			c.flush(b)
-		}
-		if c.endOfStream(err) {
-			c.outEOF = true
-			p.PauseRead(spawn.EvStdout) // a grandchild may hold it open: not watched any more
-		}
-		if err != nil {
-			break
-		}
-	}
-	for i := 0; !c.errEOF && !(c.framer.stderrToClient() && c.outPausedNow()); i++ {
-		if i == readsPerRun {
-			more = true
-			break
-		}
-		n, err := p.ReadStderr(buf)
-		if n > 0 {
-			c.fromStderr(b, buf[:n])
-			c.flush(b)
-		}
-		if c.endOfStream(err) {
-			c.errEOF = true
-			p.PauseRead(spawn.EvStderr)
-		}
-		if err != nil {
-			break
-		}
-	}
-	if c.outEOF && c.errEOF && p.Exited() {
-		c.finishChild()
-		return
-	}
-	if more && !c.procHere {
-		// A --prefork child still on the spawner's loop is not told
-		// again about data already there: read on in a later task. On
-		// this loop, readiness is level-triggered: the next wait says so.
-		c.exec((*conn).pumpOutput)
-	}
-}
-
-// endOfStream: a pipe is done at EOF, or, once the child is reaped, when it
-// is merely empty: what still holds it open is a grandchild, and the
-// connection does not wait for those.
-func (c *conn) endOfStream(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, spawn.ErrWouldBlock) {
-		return c.proc.Exited()
-	}
-	return true
-}
-
-// outPausedNow checks the client's backlog and pauses the child's output
-// when it is over --outbuffer: the pipe's read interest goes off (the pipe
-// fills and the child blocks in write), and the socket's Writable, which
-// is on while bytes are queued, is where it comes back (onWritable). A
-// vanished client, or one our close frame has gone to, never pauses
-// anything: the output is drained and dropped while the ladder runs.
-func (c *conn) outPausedNow() bool {
-	if c.gc == nil || c.closeSent {
-		if c.outPaused {
-			c.setOutPaused(false)
-		}
-		return false
-	}
-	if c.outPaused {
-		return true
-	}
-	if c.gc.OutboundBuffered() >= c.e.cfg.OutBuffer {
-		c.setOutPaused(true)
-		c.e.metrics.paused.Inc()
-		return true
-	}
-	return false
-}
-
-// outStreams are the child's streams a slow client pauses: stdout, and
-// stderr when it goes to the client too.
-func (c *conn) outStreams() uint32 {
-	if c.framer.stderrToClient() {
-		return spawn.EvStdout | spawn.EvStderr
-	}
-	return spawn.EvStdout
-}
-
-// setOutPaused turns reading the child's output off or on.
-func (c *conn) setOutPaused(on bool) {
-	c.outPaused = on
-	if c.proc == nil || c.life.finished() {
-		return
-	}
-	bits := c.outStreams()
-	if c.outEOF {
-		bits &^= spawn.EvStdout
-	}
-	if c.errEOF {
-		bits &^= spawn.EvStderr
-	}
-	if on {
-		c.proc.PauseRead(bits)
-	} else {
-		c.proc.ResumeRead(bits)
-	}
-}
-
-// resumeOutput runs on the socket's Writable: once the client has taken
-// half of the backlog, the child's output is read again.
-func (c *conn) resumeOutput() {
-	if !c.outPaused {
-		return
-	}
-	if c.gc != nil && !c.closeSent && c.gc.OutboundBuffered() > c.e.cfg.OutBuffer/2 {
-		return
-	}
-	c.setOutPaused(false)
-	c.pumpOutput()
 }
 
 func (c *conn) fromStdout(b *batch, data []byte) {

@@ -23,25 +23,3 @@ func (e *Engine) startPrefork() {
 	argv := append([]string{e.cfg.Command}, e.cfg.Args...)
 	e.pool = e.spawner.NewPool(spawn.Spec{Path: e.cfg.Command, Args: argv, Env: env}, e.cfg.PreFork)
 }
-
-// startChild gives c a waiting child if the pool has one for this program,
-// else starts one; childStarted follows, at once or, through the spawner
-// process, once it has answered: the loop does not wait for the fork.
-func (e *Engine) startChild(c *conn, spec spawn.Spec) {
-	if e.cfg.PTY {
-		c.childStarted(e.startPTY(c, spec))
-		return
-	}
-	if e.pool != nil && spec.Path == e.cfg.Command {
-		if p, ok := e.pool.Take(spec.Env, c); ok {
-			c.childStarted(p, nil)
-			return
-		}
-	}
-	c.life = lifeStarting
-	c.pauseInput()
-	e.starts.Add(1)
-	e.spawner.SpawnAsync(spec, func(p *spawn.Process, err error) {
-		e.handChild(c, p, err)
-	})
-}

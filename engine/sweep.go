@@ -26,13 +26,13 @@ import (
 // the kernel.
 const sweepWait = 2 * time.Second
 
-// handChild takes a StartAsync answer to c's loop. The child is noted as
+// handChild takes a StartAsync answer to its connection's loop. The child is noted as
 // on its way until the loop has it, so that if the loop never runs the
 // hand-off (it is stopping, or already gone), the sweep disposes of it. An
 // answer that comes once the loops are gone is left to the sweep, which
 // waits a little for the starts still in flight; after the sweep, the child
 // is killed and released here.
-func (e *Engine) handChild(c *conn, p *spawn.Process, err error) {
+func (e *Engine) handChild(ch *childEndpoint, p *spawn.Process, err error) {
 	defer e.starts.Add(-1)
 	if p != nil {
 		e.handMu.Lock()
@@ -50,13 +50,13 @@ func (e *Engine) handChild(c *conn, p *spawn.Process, err error) {
 		e.handing[p] = struct{}{}
 		e.handMu.Unlock()
 	}
-	c.exec(func(c *conn) {
+	ch.c.exec(func(*conn) {
 		if p != nil {
 			e.handMu.Lock()
 			delete(e.handing, p)
 			e.handMu.Unlock()
 		}
-		c.childStarted(p, err)
+		ch.childStarted(p, err)
 	})
 }
 
@@ -85,14 +85,13 @@ func (e *Engine) sweep() {
 	clear(e.live)
 	e.mu.Unlock()
 	for _, c := range left {
-		switch p := c.proc; {
-		case p == nil:
-		case !c.life.finished():
-			procs = append(procs, p)
-		case c.life == lifeGroupLadder && p.GroupAlive():
-			_ = p.Signal(unix.SIGKILL) // grandchildren of a reaped child
+		if c.ep != nil {
+			c.ep.sweep() // children not reaped go to e.leftBehind
 		}
 	}
+	procs = append(procs, e.leftBehind...)
+	e.leftBehind = nil
+	procs = append(procs, e.sweepRooms()...)
 	// Starts still in flight (the spawner is still up) answer soon.
 	deadline := time.Now().Add(sweepWait)
 	for e.starts.Load() > 0 && time.Now().Before(deadline) {

@@ -4,13 +4,9 @@ import (
 	"errors"
 	"net/url"
 	"strings"
-	"time"
-
-	"github.com/gobwas/ws"
 
 	"github.com/wsplex/wsplex/codec"
 	"github.com/wsplex/wsplex/internal/logline"
-	"github.com/wsplex/wsplex/spawn"
 )
 
 // readHead waits for a whole request head, then routes it: a WebSocket
@@ -40,7 +36,7 @@ func (c *conn) readHead() {
 		c.respond(status, statusLine(status)+"\n")
 		return
 	}
-	c.dl.head = time.Time{}
+	c.dl.head = 0
 	scheme := "http://"
 	if c.e.tlsConf != nil {
 		scheme = "https://"
@@ -49,9 +45,10 @@ func (c *conn) readHead() {
 	c.applyForwarded(req)
 	c.fields.Remote = c.remoteAddr
 	c.fields.ID = c.id
-	// Without COMMAND or --dir (only --staticdir/--cgidir) there is nothing
-	// to upgrade to, and websocketd serves even an upgrade request as HTTP.
-	if !req.IsUpgrade() || (c.e.cfg.Command == "" && c.e.cfg.Dir == "" && c.e.cfg.ProtoDir == "") {
+	// Without COMMAND, --dir, --protodir or --backend (only --staticdir or
+	// --cgidir) there is nothing to upgrade to, and websocketd serves even
+	// an upgrade request as HTTP.
+	if !req.IsUpgrade() || (c.e.cfg.Command == "" && c.e.cfg.Dir == "" && c.e.cfg.ProtoDir == "" && c.e.cfg.Backend == nil) {
 		c.plainHTTP(req)
 		return
 	}
@@ -74,7 +71,8 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	if !c.checkSigned(req.Target) {
 		return
 	}
-	if e.cfg.MaxForks > 0 && e.children.Load() >= int64(e.cfg.MaxForks) {
+	// A room's client needs a child only if it makes the room (joinRoom).
+	if !e.cfg.Broadcast && e.cfg.MaxForks > 0 && e.children.Load() >= int64(e.cfg.MaxForks) {
 		e.metrics.handshakeFail.WithLabelValues("429").Inc()
 		e.log.Log(logline.LevelError, "http", &c.fields, "Max of possible forks already active, upgrade rejected")
 		c.respondWith(429, e.httpHeaders(), "429 Too Many Requests\n")
@@ -106,6 +104,17 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		c.respondWith(403, e.httpHeaders(), "Forbidden\n")
 		return
 	}
+	var m *member
+	if e.cfg.Broadcast {
+		// A room's place is taken before the 101, so that a full room
+		// (--room-max) or a new room over --maxforks is a 429.
+		if m, refusal = e.joinRoom(c, unescapePath(req.Path)); m == nil {
+			e.metrics.handshakeFail.WithLabelValues("429").Inc()
+			e.log.Log(logline.LevelError, "http", &c.fields, "%s", refusal)
+			c.respondWith(429, e.httpHeaders(), "429 Too Many Requests\n")
+			return
+		}
+	}
 	resp, _, err := codec.Upgrade(head, codec.UpgradeOptions{Header: e.wsHeaders(), Protocols: protocolSelector(c.route.protocol)})
 	if err != nil {
 		// Counted under the status answered: 400, 405 (not GET), 426
@@ -117,6 +126,9 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		}
 		e.metrics.handshakeFail.WithLabelValues(itoa(status)).Inc()
 		e.log.Log(logline.LevelAccess, "http", &c.fields, "Bad handshake: %v", err)
+		if m != nil {
+			m.leave()
+		}
 		c.inputDone = true // what follows the answer is not frames
 		c.gc.Discard(-1)
 		_, _ = c.gc.Write(resp)
@@ -129,106 +141,21 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	c.upgraded = true
 	c.state = stOpen
 	c.framer = newFramer(&e.cfg)
-	if e.cfg.PTY {
-		c.pty.size = querySize(req.RawQuery)
-	}
-	argv := append([]string{c.route.script}, e.cfg.Args...)
-	// The slot (--maxforks) and the fds are the child's from now on, so
-	// that upgrades arriving while it starts count it.
-	e.children.Add(1)
-	c.fdsCharged = childFDs
-	e.fdsHeld.Add(c.fdsCharged)
-	spec := spawn.Spec{Path: c.route.script, Args: argv, Env: env}
-	if e.cfg.ReverseLookup && c.remoteAddr != "unix-socket" {
-		c.lookupThenStart(spec) // lookup.go
+	if m != nil {
+		m.env = env
+		c.startEndpoint(m)
 		return
 	}
-	e.startChild(c, spec)
+	c.startEndpoint(e.newEndpoint(c, env, req.RawQuery))
 }
 
-// childFDs is what a child costs the daemon in fds (three pipes), charged
-// before the start; childStarted corrects it to what the Process holds.
-const childFDs = 3
-
-// childStarted runs on the loop once the child runs, or could not be
-// started. Until then (lifeStarting) nothing is read from the client: its
-// frames wait in the connection's input buffer and the socket's reads are
-// paused.
-func (c *conn) childStarted(p *spawn.Process, err error) {
-	e := c.e
-	if err != nil {
-		e.children.Add(-1)
-		e.fdsHeld.Add(-c.fdsCharged)
-		c.fdsCharged = 0
-		e.metrics.spawnFail.Inc()
-		name := e.cfg.CommandName
-		if name == "" {
-			name = c.route.script
-		}
-		e.log.Log(logline.LevelError, "process", &c.fields, "Could not launch process %s: %v", name, err)
-		c.life = lifeReaped
-		c.fields.Status = "not started"
-		reason := "could not start the program"
-		var se *spawn.StartError
-		if errors.As(err, &se) {
-			reason = "could not start: " + se.Reason // AppendClose cuts it to 123 bytes
-		}
-		c.sendClose(ws.StatusInternalServerError, reason)
-		// Reads were paused while the child started: the client's answer
-		// to our close frame must be read for the handshake to complete
-		// (else the socket is closed on unread bytes: a reset).
-		if c.inPaused && c.gc != nil {
-			c.inPaused = false
-			_ = c.resumeRead()
-		}
-		c.readFrames()
-		c.logDisconnect()
-		c.maybeRelease()
-		return
-	}
-	if p.Loop() == nil {
-		// The child's pipes or PTY master and its exit go on this
-		// connection's loop: their events are handled here, with no hop.
-		if err := p.Attach(c.loop, c); err != nil {
-			e.log.Log(logline.LevelError, "process", &c.fields, "Could not watch process %d: %v", p.Pid, err)
-		}
-		c.procHere = true
-	}
-	c.proc = p
-	c.life = lifeRunning
-	c.fields.PID = p.Pid
-	e.fdsHeld.Add(int64(p.FDs()) - c.fdsCharged)
-	c.fdsCharged = int64(p.FDs())
-	e.metrics.children.Inc()
-	e.log.Log(logline.LevelAccess, "session", &c.fields, "CONNECT")
-	if c.state == stGone {
-		// The client left while the child started: what socketGone did
-		// not do without a child, now. DISCONNECT follows the child's end.
-		c.clientGone()
-		c.onChild()
-		c.maybeRelease()
-		return
-	}
-	if c.state != stOpen {
-		// Closing already (a protocol error or --inbuffer while the child
-		// started, or shutdown): the child gets the client-gone ladder.
-		c.clientGone()
-		c.onChild()
-		return
-	}
-	if e.cfg.PingInterval > 0 {
-		now := time.Now()
-		c.dl.ping = now.Add(e.cfg.PingInterval)
-		c.dl.pong = now.Add(2 * e.cfg.PingInterval)
+// startPings arms --pingms once the endpoint runs.
+func (c *conn) startPings() {
+	if iv := c.e.cfg.PingInterval; iv > 0 {
+		now := now()
+		c.dl.ping = now.add(iv)
+		c.dl.pong = now.add(2 * iv)
 		c.arm()
-	}
-	if c.inPaused && c.stdinPend == nil {
-		c.inPaused = false
-		_ = c.resumeRead()
-	}
-	c.onChild() // events that came before c.proc was set
-	if c.state == stOpen {
-		c.readFrames()
 	}
 }
 
@@ -238,7 +165,7 @@ func (c *conn) respond(status int, body string) {
 }
 
 func (c *conn) respondWith(status int, hdr []codec.Header, body string) {
-	c.dl.head = time.Time{}
+	c.dl.head = 0
 	// Whatever the client sends after the answer is not WebSocket frames:
 	// read only to notice the close.
 	c.inputDone = true

@@ -87,6 +87,8 @@ type options struct {
 	outBuffer     byteCount
 	inBuffer      byteCount
 	hs            handshakeOptions // handshake.go
+	be            backendOptions   // backend.go
+	rooms         roomOptions      // rooms.go
 }
 
 // newFlagSet defines every flag. It uses the standard flag package, as
@@ -141,6 +143,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var(&o.outBuffer, "outbuffer", "Child output bytes queued for a slow client before the child is paused")
 	fs.Var(&o.inBuffer, "inbuffer", "Client bytes not yet read by the child before the client is closed with 1008")
 	defineHandshakeFlags(fs, &o.hs)
+	defineBackendFlags(fs, &o.be)
+	defineRoomFlags(fs, &o.rooms)
 	return fs
 }
 
@@ -207,16 +211,19 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 
 	if o.pty && (o.binary || o.passStderr || o.preFork > 0) {
 		// A terminal has one output stream of raw bytes and its own
-		// framing (pty.go in engine); pre-started children have pipes.
+		// framing (endpoint_pty.go in engine); pre-started children have pipes.
 		return fail(exitInvalid, true, "--pty cannot be used with --binary, --passstderr or --prefork: a terminal always sends raw binary frames and has no separate stderr.")
 	}
 
 	rest := fs.Args()
-	if len(rest) == 0 && o.dir == "" && o.staticDir == "" && o.cgiDir == "" && o.hs.protoDir == "" {
+	if len(rest) == 0 && o.dir == "" && o.staticDir == "" && o.cgiDir == "" && o.hs.protoDir == "" && o.be.url == "" {
 		return fail(exitInvalid, true, "Please specify COMMAND or provide --dir, --staticdir or --cgidir argument.")
 	}
 
 	var cfg engine.Config
+	if msg := applyBackendFlags(&o, len(rest) > 0, &cfg); msg != "" {
+		return fail(exitInvalid, true, "%s", msg)
+	}
 	if len(rest) > 0 {
 		if o.dir != "" {
 			return fail(exitInvalid, true, "Ambiguous. Provided COMMAND and --dir argument. Please only specify just one.")
@@ -287,6 +294,13 @@ func parseArgs(args []string, stdout, stderr io.Writer) (engine.Config, int) {
 
 	if msg := applyHandshakeFlags(&o, len(rest) > 0, &cfg); msg != "" {
 		return fail(exitInvalid, true, "%s", msg)
+	}
+
+	if msg := applyRoomFlags(&o, fs, &cfg); msg != "" {
+		return fail(exitInvalid, true, "%s", msg)
+	}
+	if cfg.Broadcast && cfg.Command == "" && cfg.Dir == "" && cfg.ProtoDir == "" {
+		return fail(exitInvalid, true, "--broadcast needs COMMAND, --dir or --protodir: a room is a program.")
 	}
 
 	if o.devConsole && (o.staticDir != "" || o.cgiDir != "") {

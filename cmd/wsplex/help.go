@@ -174,7 +174,8 @@ Options:
                                  first subprotocol NAME offered that has an
                                  executable there (DIR/default when none is
                                  offered); else HTTP 400. Never outside DIR.
-{{handshake}}
+{{handshake}}{{backend}}
+{{rooms}}
 
   --help                         Print help and exit.
 
@@ -225,6 +226,8 @@ func printHelp(w io.Writer) {
 		"{{outbuffer}}", fmt.Sprint(defaultOutBuffer),
 		"{{inbuffer}}", fmt.Sprint(defaultInBuffer),
 		"{{handshake}}", handshakeHelp,
+		"{{backend}}", backendHelp,
+		"{{rooms}}", roomHelp,
 	).Replace(msg)
 	fmt.Fprintf(w, "%s\n", msg)
 }

@@ -17,15 +17,16 @@ import (
 // --pty: each child runs on a pseudo-terminal. The wire protocol:
 //
 //   - terminal output goes to the client as binary frames of raw bytes
-//     (outbound.go treats PTY like --binary);
+//     (the PTY framer, framer.go);
 //   - client binary messages are input, written raw to the terminal;
 //   - a client text message is a JSON control message; the one there is,
 //     {"type":"resize","cols":N,"rows":M}, sets the terminal size (the
 //     child gets SIGWINCH); anything else closes the connection with 1003.
 //
 // The master is polled like a pipe (spawn.StartPTY) and paused like one
-// when the client is behind, so none of the flow control is specific to
-// terminals.
+// when the client is behind: a ptyEndpoint is a childEndpoint
+// (endpoint_child.go) with its own input, so none of the flow control is
+// specific to terminals.
 
 // DefaultTerm is TERM for PTY children unless --term says otherwise.
 const DefaultTerm = "xterm-256color"
@@ -39,16 +40,17 @@ const (
 	maxControl  = 4 << 10 // a longer text message is not a control message
 )
 
-// ptyConn is the per-connection state of --pty.
-type ptyConn struct {
-	size spawn.Winsize // initial size, from ?cols=&rows=
-	ctl  []byte        // the text (control) message being received
-	text bool          // the message in progress is a control message
+// ptyEndpoint is a child on a terminal: a childEndpoint whose input is
+// terminal bytes and control messages.
+type ptyEndpoint struct {
+	*childEndpoint
+	ctl  []byte // the text (control) message being received
+	text bool   // the message in progress is a control message
 }
 
 // startPTY starts the child on a terminal, with TERM added to its
 // environment (replacing one that --passenv let through).
-func (e *Engine) startPTY(c *conn, spec spawn.Spec) (*spawn.Process, error) {
+func (e *Engine) startPTY(spec spawn.Spec, size spawn.Winsize) (*spawn.Process, error) {
 	term := e.cfg.Term
 	if term == "" {
 		term = DefaultTerm
@@ -60,7 +62,7 @@ func (e *Engine) startPTY(c *conn, spec spawn.Spec) (*spawn.Process, error) {
 		}
 	}
 	spec.Env = append(env, "TERM="+term)
-	return e.spawner.SpawnPTY(spec, c.pty.size) // attached to c's loop by childStarted
+	return e.spawner.SpawnPTY(spec, size) // attached to the conn's loop by childStarted
 }
 
 // querySize reads ?cols=&rows=; a missing or unusable value is the default.
@@ -77,38 +79,34 @@ func cells(s string, def uint16) uint16 {
 	return uint16(n)
 }
 
-// ptyFrame takes a chunk of a client data message in --pty mode: binary is
-// terminal input, text is gathered into a control message.
-func (c *conn) ptyFrame(ev *codec.Event) {
-	if ev.First {
-		c.pty.text = ev.Op == ws.OpText
-		c.pty.ctl = c.pty.ctl[:0]
+// input takes a chunk of a client data message: binary is terminal input,
+// text is gathered into a control message.
+func (pe *ptyEndpoint) input(op ws.OpCode, first, fin bool, payload []byte) (bool, *codec.CloseError) {
+	if first {
+		pe.text = op == ws.OpText
+		pe.ctl = pe.ctl[:0]
 	}
-	c.e.metrics.bytesIn.Add(float64(len(ev.Payload)))
-	if ev.Fin {
-		c.e.metrics.msgsIn.Inc()
+	if !pe.text {
+		pe.write(payload, false)
+		return pe.stdinPend == nil, nil
 	}
-	if !c.pty.text {
-		c.toChild(ev.Payload, false)
-		return
+	if len(pe.ctl)+len(payload) > maxControl {
+		pe.ctl = nil
+		return true, &codec.CloseError{Code: ws.StatusMessageTooBig, Reason: "control message too long"}
 	}
-	if len(c.pty.ctl)+len(ev.Payload) > maxControl {
-		c.pty.ctl = nil
-		c.protocolError(&codec.CloseError{Code: ws.StatusMessageTooBig, Reason: "control message too long"})
-		return
-	}
-	c.pty.ctl = append(c.pty.ctl, ev.Payload...)
-	if ev.Fin {
-		msg := c.pty.ctl
-		c.pty.ctl = nil
-		if err := c.control(msg); err != nil {
-			c.protocolError(&codec.CloseError{Code: ws.StatusUnsupportedData, Reason: err.Error()})
+	pe.ctl = append(pe.ctl, payload...)
+	if fin {
+		msg := pe.ctl
+		pe.ctl = nil
+		if err := pe.control(msg); err != nil {
+			return true, &codec.CloseError{Code: ws.StatusUnsupportedData, Reason: err.Error()}
 		}
 	}
+	return true, nil
 }
 
 // control carries out one control message.
-func (c *conn) control(msg []byte) error {
+func (pe *ptyEndpoint) control(msg []byte) error {
 	var m struct {
 		Type string `json:"type"`
 		Cols int    `json:"cols"`
@@ -122,9 +120,9 @@ func (c *conn) control(msg []byte) error {
 		if m.Cols < 1 || m.Rows < 1 || m.Cols > maxCells || m.Rows > maxCells {
 			return fmt.Errorf("resize: cols and rows must be 1..%d", maxCells)
 		}
-		if c.proc != nil && !c.life.finished() {
-			if err := c.proc.Resize(spawn.Winsize{Cols: uint16(m.Cols), Rows: uint16(m.Rows)}); err != nil {
-				c.e.log.Log(logline.LevelDebug, "process", &c.fields, "Resize: %v", err)
+		if pe.proc != nil && !pe.life.finished() {
+			if err := pe.proc.Resize(spawn.Winsize{Cols: uint16(m.Cols), Rows: uint16(m.Rows)}); err != nil {
+				pe.e.log.Log(logline.LevelDebug, "process", &pe.c.fields, "Resize: %v", err)
 			}
 		}
 		return nil
