@@ -257,6 +257,14 @@ func runSuite(ctx context.Context, c *suiteConfig, stdout, stderr io.Writer) err
 	return s.write(stdout, time.Since(start))
 }
 
+// noteOnce notes a message the first time only (a job a server does not
+// run is said once, not once per repetition).
+func (s *suite) noteOnce(f string, a ...any) {
+	if msg := fmt.Sprintf(f, a...); !slices.Contains(s.notes, msg) {
+		s.note("%s", msg)
+	}
+}
+
 func (s *suite) note(f string, a ...any) {
 	msg := fmt.Sprintf(f, a...)
 	s.notes = append(s.notes, msg)
@@ -530,7 +538,7 @@ func (s *suite) runOne(ctx context.Context, spec *serverSpec, j job, rep int) {
 		}
 		defer env.stop()
 		if env.skip != "" {
-			s.note("%s: %s", j.name, env.skip)
+			s.noteOnce("%s: %s", j.name, env.skip)
 			return
 		}
 		cmd, path = env.child, env.path
@@ -641,7 +649,7 @@ func (s *suite) capacity(ctx context.Context, spec *serverSpec, rep int, cj capa
 		}
 		defer env.stop()
 		if env.skip != "" {
-			s.note("%s: %s", cj.name, env.skip)
+			s.noteOnce("%s: %s", cj.name, env.skip)
 			return
 		}
 		cmd, extra = env.child, env.extra
