@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -371,4 +372,79 @@ func TestSuiteBackendJob(t *testing.T) {
 func toString(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// startWsplex runs the real wsplex (built by buildWsplex) with args on a
+// free port until the test ends, and returns its URL.
+func startWsplex(t *testing.T, args ...string) string {
+	t.Helper()
+	bin := buildWsplex(t)
+	port := freePort()
+	cmd := exec.Command(bin, append([]string{"--port=" + strconv.Itoa(port), "--address=127.0.0.1"}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	logs, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+	sc := bufio.NewScanner(logs)
+	var log strings.Builder
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "Starting WebSocket server") {
+			go io.Copy(io.Discard, logs)
+			return "ws://127.0.0.1:" + strconv.Itoa(port) + "/"
+		}
+	}
+	t.Fatalf("wsplex %v did not start:\n%s", args, log.String())
+	return ""
+}
+
+// The room scenario against the real wsplex --broadcast running the real
+// producer (this test binary as `wsbench room-child`): the control lines
+// reach the child through the room's fan-in, every client gets every
+// measured line, and a ramp follows the rates.
+func TestRoomAgainstWsplex(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("linux only (the suite's platform)")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := startWsplex(t, "--broadcast", exe, "room-child", "--rate=5", "--size=100") + "room/a"
+	const clients = 30
+	res := runScenario(t, &RoomScenario{Clients: clients, Concurrency: 10, Rates: "50", Limit: time.Second, Drain: 2 * time.Second},
+		testOptions(t, url, 400*time.Millisecond))
+	l := res.Latency["delivery"]
+	if !res.OK || l == nil || l.Count == 0 || l.Count%clients != 0 || res.Msgs.Received != l.Count {
+		t.Fatalf("room: ok=%v msgs=%+v latency=%+v notes=%v errors=%v", res.OK, res.Msgs, l, res.Notes, res.ErrorSamples)
+	}
+	res = runScenario(t, &RoomScenario{Clients: 10, Concurrency: 10, Rates: "20,80", Limit: 1500 * time.Millisecond, Drain: 2 * time.Second},
+		testOptions(t, url, 300*time.Millisecond))
+	if !res.OK || res.Extra["ramp_max_rate_within_limit"] != 80 || res.Extra["deliveries_per_s_at_80"] <= res.Extra["deliveries_per_s_at_20"] {
+		t.Errorf("ramp: ok=%v extra=%v notes=%v", res.OK, res.Extra, res.Notes)
+	}
+}
+
+// The backend job's measurement against the real wsplex --backend and the
+// real echo backend: every message comes back, in order, through the
+// bridged connections.
+func TestBackendAgainstWsplex(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("linux only (the suite's platform)")
+	}
+	port := startHelperProc(t, true, "self", "echo-backend", "--listen=127.0.0.1:0")
+	url := startWsplex(t, "--backend=tcp://127.0.0.1:"+strconv.Itoa(port))
+	res := runScenario(t, &ThroughputScenario{Conns: 20, Inflight: 8, Size: 64, Drain: 3 * time.Second}, testOptions(t, url, 300*time.Millisecond))
+	if !res.OK || res.Msgs.Received == 0 || res.Msgs.Received != res.Msgs.Sent {
+		t.Fatalf("backend echo: ok=%v msgs=%+v errors=%v notes=%v", res.OK, res.Msgs, res.ErrorSamples, res.Notes)
+	}
 }
