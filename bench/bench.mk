@@ -11,6 +11,13 @@
 
 BENCH_GO ?= go
 BENCH_PREV ?=
+# BENCH_JOBS=<job,job,...> runs only those jobs (wsbench suite --only), e.g.
+#     make bench BENCH_JOBS=backend,backend-capacity     socket backends (issue 13)
+#     make bench BENCH_JOBS=room,room-ramp,room-recipe   broadcast rooms (issue 14)
+# `bin/wsbench suite -h` lists the jobs and the flags that size them
+# (--room-conns, --ramp-conns, --recipe-conns, --backend-levels: BENCH_FLAGS).
+BENCH_JOBS ?=
+BENCH_ONLY = $(if $(strip $(BENCH_JOBS)),--only=$(strip $(BENCH_JOBS)))
 
 ifneq ($(strip $(BENCH_PREV)),)
 BENCH_PREV_BIN  = bin/wsplex-prev
@@ -35,10 +42,12 @@ bench-prev:
 	git log -1 --format='%h %s' "$$rev" > bin/wsplex-prev.rev
 
 # About 10 minutes on 2 cores with three daemons (BENCH_PREV set), about 7
-# with two: 3 repetitions interleaved, 4 s phases, children cat and cecho.
+# with two: 3 repetitions interleaved, 4 s phases, children cat and cecho;
+# the socket-backend and room jobs (thousands of connections, an nc per
+# websocketd client) add about 4 minutes per repetition.
 bench: bench-bins $(if $(strip $(BENCH_PREV)),bench-prev)
-	bin/wsbench suite $(BENCH_PREV_ARGS) $(BENCH_FLAGS)
+	bin/wsbench suite $(BENCH_ONLY) $(BENCH_PREV_ARGS) $(BENCH_FLAGS)
 
 # About a minute or two: one repetition, short phases, cat only.
 bench-quick: bench-bins $(if $(strip $(BENCH_PREV)),bench-prev)
-	bin/wsbench suite --quick $(BENCH_PREV_ARGS) $(BENCH_FLAGS)
+	bin/wsbench suite --quick $(BENCH_ONLY) $(BENCH_PREV_ARGS) $(BENCH_FLAGS)

@@ -31,6 +31,12 @@ func TestMain(m *testing.M) {
 		// The resume scenario's child, run by a daemon under test.
 		os.Exit(resumeChildMain())
 	}
+	if len(os.Args) > 1 && os.Args[1] == "room-child" {
+		os.Exit(roomChildMain(context.Background(), os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "echo-backend" {
+		os.Exit(echoBackendMain(context.Background(), os.Args[2:]))
+	}
 	if os.Getenv("WSBENCH_FAKE_DAEMON") == "1" {
 		fakeDaemon(os.Args[1:]) // the suite's tests: a stand-in for wsplex and websocketd
 	}

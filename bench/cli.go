@@ -123,6 +123,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// The child of the resume scenario, run by the server under test.
 		return resumeChildMain()
 	}
+	if name == "room-child" {
+		// The producer of the room scenarios (roomchild.go).
+		return roomChildMain(ctx, args[1:])
+	}
+	if name == "echo-backend" {
+		// The TCP echo server of the backend jobs (echobackend.go).
+		return echoBackendMain(ctx, args[1:])
+	}
 	sc := NewScenario(name)
 	if sc == nil {
 		fmt.Fprintf(stderr, "wsbench: unknown scenario %q\n\n", name)
@@ -331,6 +339,8 @@ func usage(w io.Writer) {
 usage: wsbench <scenario> [flags] [ws://127.0.0.1:8080/path]
        wsbench suite [flags]         compare wsplex and websocketd (make bench)
        wsbench resume-child          the child the resume scenario needs the server to run
+       wsbench room-child [flags]    the producer of the room scenario (timestamped lines at a rate)
+       wsbench echo-backend [flags]  a TCP echo server for socket backends (prints its port)
        wsbench <scenario> -h         flags of a scenario
 
 scenarios:

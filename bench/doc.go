@@ -38,7 +38,11 @@
 // figures instead of quietly lowering the send rate (coordinated omission).
 //
 // Scenarios: latency, throughput, storm, churn, hold, binary, slow, resume,
-// broadcast (scenario*.go). --server-pid samples the server from /proc (sample.go).
+// broadcast, room (scenario*.go). The room scenario times lines a producer
+// (wsbench room-child, roomchild.go) writes with their due time in them
+// (roomline.go) to every client of one room, one histogram per rate phase;
+// its clients steer the producer with control lines, so a ramp needs no
+// side channel. --server-pid samples the server from /proc (sample.go).
 // Output is a table, --json (one object per run, histograms included so runs
 // can be merged) or --html (report, html.go: inline SVG, no script). Each
 // result describes its run: the command line, the scenario's flags and the
@@ -56,5 +60,8 @@
 // included), runs every scenario against wsplex, optionally a wsplex built
 // from an earlier commit (--prev, make bench BENCH_PREV=<rev>), and
 // websocketd, interleaved, and measures idle cost and open rate at several
-// numbers of held connections; it writes bench/results/<timestamp>/.
+// numbers of held connections; it writes bench/results/<timestamp>/. The
+// socket-backend and room jobs (suite_sockets.go) set each daemon up with
+// helper processes (an echo backend; the talk's chat relay and nc per
+// client for websocketd) and count the server-side ones in its cgroup.
 package bench

@@ -27,7 +27,10 @@ type Options struct {
 	// exited during the run included.
 	ServerCgroup   string
 	SampleInterval time.Duration
-	Label          string
+	// Probe, when set (by the suite), reads the server's memory and
+	// goroutines for scenarios that report per-client costs (room).
+	Probe func() ServerProbe
+	Label string
 	// Progress receives a live status line (\r-terminated); nil for none.
 	Progress io.Writer
 	// Worker is set in a process started by --workers: results then carry

@@ -52,6 +52,11 @@ type suiteConfig struct {
 	dur         time.Duration
 	childrenSet string
 	levels      string
+	// The socket-backend and room jobs (suite_sockets.go).
+	backendLevels string
+	roomConns     int
+	rampConns     int
+	recipeConns   int
 }
 
 type serverSpec struct {
@@ -76,6 +81,10 @@ func suiteMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.DurationVar(&c.dur, "duration", 4*time.Second, "measured phase of timed scenarios")
 	fs.StringVar(&c.childrenSet, "children", "cat,cecho", "child programs for the one-connection latency and 10x16 throughput scenarios (cat, cecho, python)")
 	fs.StringVar(&c.levels, "levels", "0,1000,4000,max", "held connections at which idle cost and open rate are measured (a number or max: as many as the fd limit allows)")
+	fs.StringVar(&c.backendLevels, "backend-levels", "0,1000,max", "held connections of the backend-capacity job (as --levels)")
+	fs.IntVar(&c.roomConns, "room-conns", 15000, "clients of the room job (one room, 10 lines/s)")
+	fs.IntVar(&c.rampConns, "ramp-conns", 10000, "clients of the room-ramp job (the rate rises until delivery p99 passes 100 ms)")
+	fs.IntVar(&c.recipeConns, "recipe-conns", 1000, "clients of the room-recipe job (wsplex --broadcast against websocketd + nc + a chat relay)")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
@@ -93,6 +102,18 @@ func suiteMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		if !given["levels"] {
 			c.levels = "0,1000"
+		}
+		if !given["backend-levels"] {
+			c.backendLevels = "0,1000"
+		}
+		if !given["room-conns"] {
+			c.roomConns = 2000
+		}
+		if !given["ramp-conns"] {
+			c.rampConns = 2000
+		}
+		if !given["recipe-conns"] {
+			c.recipeConns = 200
 		}
 	}
 	for _, n := range strings.Split(c.only, ",") {
@@ -161,44 +182,36 @@ func runSuite(ctx context.Context, c *suiteConfig, stdout, stderr io.Writer) err
 	}
 	want := func(name string) bool { return len(only) == 0 || only[name] }
 	d := c.dur
-	type job struct {
-		name    string // for --only
-		sc      func() Scenario
-		child   string
-		binary  bool
-		dur     time.Duration
-		prefork int // wsplex runs with --prefork=N (websocketd has no such thing)
-	}
 	var jobs []job
 	for _, ch := range strings.Split(c.childrenSet, ",") {
 		if _, ok := s.children[ch]; !ok {
 			continue
 		}
 		jobs = append(jobs,
-			job{"latency", func() Scenario { return &LatencyScenario{Conns: 1, Rate: 1000, Size: 64, Drain: 3 * time.Second} }, ch, false, d, 0},
-			job{"throughput", func() Scenario { return &ThroughputScenario{Conns: 10, Inflight: 16, Size: 64, Drain: 3 * time.Second} }, ch, false, d, 0})
+			job{"latency", func() Scenario { return &LatencyScenario{Conns: 1, Rate: 1000, Size: 64, Drain: 3 * time.Second} }, ch, false, d, 0, nil, 0},
+			job{"throughput", func() Scenario { return &ThroughputScenario{Conns: 10, Inflight: 16, Size: 64, Drain: 3 * time.Second} }, ch, false, d, 0, nil, 0})
 	}
 	storm, cycles := 1000, 20
 	if c.quick {
 		storm, cycles = 300, 5
 	}
 	jobs = append(jobs,
-		job{"trickle", func() Scenario { return &LatencyScenario{Conns: 100, Rate: 2000, Size: 64, Drain: 3 * time.Second} }, "cat", false, d, 0},
+		job{"trickle", func() Scenario { return &LatencyScenario{Conns: 100, Rate: 2000, Size: 64, Drain: 3 * time.Second} }, "cat", false, d, 0, nil, 0},
 		job{"throughput100", func() Scenario {
 			return &ThroughputScenario{Conns: 100, Inflight: 16, Size: 64, Drain: 3 * time.Second}
-		}, "cat", false, d, 0},
-		job{"inflight32", func() Scenario { return &ThroughputScenario{Conns: 1, Inflight: 32, Size: 64, Drain: 3 * time.Second} }, "cat", false, d, 0},
-		job{"storm", func() Scenario { return &StormScenario{Conns: storm, Concurrency: 100, Size: 32, Keep: true} }, "cat", false, 0, 0},
-		job{"churn", func() Scenario { return &ChurnScenario{Concurrency: 1, Size: 32} }, "cat", false, d, 0},
+		}, "cat", false, d, 0, nil, 0},
+		job{"inflight32", func() Scenario { return &ThroughputScenario{Conns: 1, Inflight: 32, Size: 64, Drain: 3 * time.Second} }, "cat", false, d, 0, nil, 0},
+		job{"storm", func() Scenario { return &StormScenario{Conns: storm, Concurrency: 100, Size: 32, Keep: true} }, "cat", false, 0, 0, nil, 0},
+		job{"churn", func() Scenario { return &ChurnScenario{Concurrency: 1, Size: 32} }, "cat", false, d, 0, nil, 0},
 		job{"binary", func() Scenario {
 			return &BinaryScenario{Sizes: "16,1024,65536", Conns: 1, Inflight: 4, Drain: 3 * time.Second}
-		}, "cat", true, d, 0},
+		}, "cat", true, d, 0, nil, 0},
 		job{"slow", func() Scenario {
 			return &SlowScenario{Conns: 1, Size: 16 << 10, Stall: time.Second, RcvBuf: 64 << 10}
-		}, "cat", false, 2 * d, 0},
+		}, "cat", false, 2 * d, 0, nil, 0},
 		job{"resume", func() Scenario {
 			return &ResumeScenario{Cycles: cycles, Quiet: 100 * time.Millisecond, RcvBuf: 64 << 10}
-		}, "resume-child", false, d, 0},
+		}, "resume-child", false, d, 0, nil, 0},
 	)
 	if _, ok := s.children["python"]; ok {
 		// Connect-to-first-message with a slow-starting child: a burst of
@@ -206,21 +219,22 @@ func runSuite(ctx context.Context, c *suiteConfig, stdout, stderr io.Writer) err
 		burst := func() Scenario {
 			return &StormScenario{Conns: preforkBurst, Concurrency: preforkBurst, Size: 32, Keep: true}
 		}
-		jobs = append(jobs, job{"prefork", burst, "python", false, 0, 0}, job{"prefork", burst, "python", false, 0, preforkBurst})
+		jobs = append(jobs, job{"prefork", burst, "python", false, 0, 0, nil, 0}, job{"prefork", burst, "python", false, 0, preforkBurst, nil, 0})
 	}
+	jobs = append(jobs, s.socketJobs()...)
 	for rep := 1; rep <= c.reps; rep++ {
 		for _, j := range jobs {
 			if !want(j.name) {
 				continue
 			}
-			if _, ok := s.children[j.child]; !ok {
+			if _, ok := s.children[j.child]; !ok && j.env == nil {
 				continue
 			}
 			for i := range s.servers {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				s.runOne(ctx, &s.servers[i], j.sc(), j.child, j.binary, j.dur, rep, j.prefork)
+				s.runOne(ctx, &s.servers[i], j, rep)
 			}
 		}
 	}
@@ -229,10 +243,26 @@ func runSuite(ctx context.Context, c *suiteConfig, stdout, stderr io.Writer) err
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			s.capacity(ctx, &s.servers[i], rep)
+			s.capacity(ctx, &s.servers[i], rep, capacityJob{name: "capacity", child: "cat", levels: s.c.levels})
+		}
+	}
+	for rep := 1; rep <= c.reps && want("backend-capacity"); rep++ {
+		for i := range s.servers {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.capacity(ctx, &s.servers[i], rep, capacityJob{name: "backend-capacity", child: "echo-backend", levels: s.c.backendLevels, env: s.backendEnv})
 		}
 	}
 	return s.write(stdout, time.Since(start))
+}
+
+// noteOnce notes a message the first time only (a job a server does not
+// run is said once, not once per repetition).
+func (s *suite) noteOnce(f string, a ...any) {
+	if msg := fmt.Sprintf(f, a...); !slices.Contains(s.notes, msg) {
+		s.note("%s", msg)
+	}
 }
 
 func (s *suite) note(f string, a ...any) {
@@ -291,6 +321,21 @@ int main(void) {
 	} else {
 		s.note("no python3: the Python child is skipped")
 	}
+}
+
+// job is one scenario of the suite, run against every server.
+type job struct {
+	name    string // for --only
+	sc      func() Scenario
+	child   string
+	binary  bool
+	dur     time.Duration
+	prefork int // wsplex runs with --prefork=N (websocketd has no such thing)
+	// env, when set, gives each server its command (or flags in place of
+	// one) and helper processes, or says why a server does not run it.
+	env func(spec *serverSpec) (*jobEnv, error)
+	// loops is wsbench's event loops for the job (default 1).
+	loops int
 }
 
 // daemon is one running server under test.
@@ -477,23 +522,44 @@ func (s *suite) record(r *Result) {
 	}
 }
 
-func (s *suite) runOne(ctx context.Context, spec *serverSpec, sc Scenario, child string, binary bool, dur time.Duration, rep, prefork int) {
+func (s *suite) runOne(ctx context.Context, spec *serverSpec, j job, rep int) {
+	sc, child := j.sc(), j.child
 	var extra []string
-	if prefork > 0 && spec.metrics && !spec.standIn {
-		extra = append(extra, fmt.Sprintf("--prefork=%d", prefork))
+	if j.prefork > 0 && spec.metrics && !spec.standIn {
+		extra = append(extra, fmt.Sprintf("--prefork=%d", j.prefork))
 	}
-	d, err := s.start(spec, s.children[child], binary, extra...)
+	cmd, path := s.children[child], ""
+	env := &jobEnv{}
+	if j.env != nil {
+		var err error
+		if env, err = j.env(spec); err != nil {
+			s.note("%s %s: %v", j.name, spec.name, err)
+			return
+		}
+		defer env.stop()
+		if env.skip != "" {
+			s.noteOnce("%s: %s", j.name, env.skip)
+			return
+		}
+		cmd, path = env.child, env.path
+		extra = append(extra, env.extra...)
+	}
+	d, err := s.start(spec, cmd, j.binary, extra...)
 	if err != nil {
-		s.note("%s %s: %v", sc.Name(), spec.name, err)
+		s.note("%s %s: %v%s", j.name, spec.name, err, logHint(err))
 		return
 	}
-	defer d.stop()
-	if len(extra) > 0 {
-		waitPool(d.cmd.Process.Pid, prefork)
+	defer func() { env.stop(); d.stop() }()
+	if err := env.started(d); err != nil {
+		s.note("%s %s: %v", j.name, spec.name, err)
+		return
 	}
-	tg, _ := ParseTarget(d.url(), false)
-	o := &Options{Target: tg, Duration: dur, HandshakeTimeout: 10 * time.Second, ServerPID: d.cmd.Process.Pid,
-		ServerCgroup: d.cpu, SampleInterval: 500 * time.Millisecond, Label: spec.name}
+	if j.prefork > 0 && len(extra) > 0 {
+		waitPool(d.cmd.Process.Pid, j.prefork)
+	}
+	tg, _ := ParseTarget(d.url()+strings.TrimPrefix(path, "/"), false)
+	o := &Options{Target: tg, Duration: j.dur, HandshakeTimeout: 10 * time.Second, ServerPID: d.cmd.Process.Pid,
+		ServerCgroup: d.cpu, SampleInterval: 500 * time.Millisecond, Label: spec.name, Loops: j.loops, Probe: s.prober(d)}
 	t0 := time.Now()
 	res, err := sc.Run(ctx, o)
 	if res == nil {
@@ -506,8 +572,14 @@ func (s *suite) runOne(ctx context.Context, spec *serverSpec, sc Scenario, child
 	res.Params["child"] = child
 	res.Params["rep"] = rep
 	cpuPerUnit(res)
-	if prefork > 0 {
-		res.Params["prefork"] = prefork
+	res.Notes = append(res.Notes, env.notes...)
+	if j.env != nil {
+		// The socket and room jobs reuse scenarios (throughput, room):
+		// the job's name keeps their rows apart in the summary.
+		res.Params["job"] = j.name
+	}
+	if j.prefork > 0 {
+		res.Params["prefork"] = j.prefork
 		if len(extra) == 0 {
 			res.Notes = append(res.Notes, "no --prefork: websocketd has none")
 		}
@@ -516,7 +588,11 @@ func (s *suite) runOne(ctx context.Context, spec *serverSpec, sc Scenario, child
 		res.Notes = append(res.Notes, "websocketd standing in for wsplex")
 	}
 	s.record(res)
-	fmt.Fprintf(s.log, "%-10s %-7s %-10s rep %d: %9.1f %-10s %s (%.1fs)\n", res.Scenario, child, spec.name, rep, res.Rate, res.RateUnit, headline(res), time.Since(t0).Seconds())
+	name := res.Scenario
+	if j.env != nil {
+		name = j.name
+	}
+	fmt.Fprintf(s.log, "%-10s %-7s %-10s rep %d: %9.1f %-10s %s (%.1fs)\n", name, child, spec.name, rep, res.Rate, res.RateUnit, headline(res), time.Since(t0).Seconds())
 }
 
 func headline(r *Result) string {
@@ -562,20 +638,42 @@ func goroutines(d *daemon) float64 {
 // processes), the daemon is measured (RSS, fds, threads, goroutines,
 // children's PSS, cgroup memory), then storms of 200 more from this process
 // measure the open rate at that level.
-func (s *suite) capacity(ctx context.Context, spec *serverSpec, rep int) {
-	d, err := s.start(spec, s.children["cat"], false)
+func (s *suite) capacity(ctx context.Context, spec *serverSpec, rep int, cj capacityJob) {
+	cmd, env := s.children[cj.child], &jobEnv{}
+	var extra []string
+	if cj.env != nil {
+		var err error
+		if env, err = cj.env(spec); err != nil {
+			s.note("%s %s: %v", cj.name, spec.name, err)
+			return
+		}
+		defer env.stop()
+		if env.skip != "" {
+			s.noteOnce("%s: %s", cj.name, env.skip)
+			return
+		}
+		cmd, extra = env.child, env.extra
+	}
+	d, err := s.start(spec, cmd, false, extra...)
 	if err != nil {
-		s.note("capacity %s: %v", spec.name, err)
+		s.note("%s %s: %v%s", cj.name, spec.name, err, logHint(err))
 		return
 	}
-	defer d.stop()
+	defer func() { env.stop(); d.stop() }()
+	if err := env.started(d); err != nil {
+		s.note("%s %s: %v", cj.name, spec.name, err)
+		return
+	}
 	pid := d.cmd.Process.Pid
 	tg, _ := ParseTarget(d.url(), false)
 	o := &Options{Target: tg, Duration: 0, HandshakeTimeout: 20 * time.Second, Label: spec.name, Loops: 1}
-	r, err := NewRun("capacity", o, map[string]any{"child": "cat", "levels": s.c.levels})
+	r, err := NewRun(cj.name, o, map[string]any{"child": cj.child, "levels": cj.levels})
 	if err != nil {
-		s.note("capacity: %v", err)
+		s.note("%s: %v", cj.name, err)
 		return
+	}
+	for _, n := range env.notes {
+		r.Note("%s", n)
 	}
 	const stormN = 200
 	const openProbes = 7
@@ -591,7 +689,7 @@ func (s *suite) capacity(ctx context.Context, spec *serverSpec, rep int) {
 	var p0 ProcSample
 	var baseCg int64
 	fdsPerConn := 0.0
-	for _, lv := range strings.Split(s.c.levels, ",") {
+	for _, lv := range strings.Split(cj.levels, ",") {
 		target := 0
 		if lv == "max" {
 			if fdsPerConn <= 0 {
@@ -611,21 +709,21 @@ func (s *suite) capacity(ctx context.Context, spec *serverSpec, rep int) {
 			t0 := time.Now()
 			h, k, err := startHolder(ctx, d.url(), target-held)
 			if err != nil {
-				s.note("capacity %s: %v", spec.name, err)
+				s.note("%s %s: %v", cj.name, spec.name, err)
 				break
 			}
 			holders = append(holders, h)
 			held += k
 			r.SetExtra(fmt.Sprintf("ramp_conn_per_s_to_%s", lv), float64(k)/time.Since(t0).Seconds())
 			if held < target {
-				s.note("capacity %s: only %d of %d connections opened", spec.name, held, target)
+				s.note("%s %s: only %d of %d connections opened", cj.name, spec.name, held, target)
 			}
 		}
 		// Let the daemon settle (children start, lazy allocations land).
 		time.Sleep(time.Second)
 		p, err := ReadProc(pid, true)
 		if err != nil {
-			s.note("capacity %s: %v", spec.name, err)
+			s.note("%s %s: %v", cj.name, spec.name, err)
 			break
 		}
 		cg := cgroupMemory(d, pid)
@@ -683,8 +781,8 @@ func (s *suite) capacity(ctx context.Context, spec *serverSpec, rep int) {
 			med, _, _ := median(p99s)
 			r.SetExtra("open_handshake_p99_ms_at_"+tag, med)
 		}
-		fmt.Fprintf(s.log, "capacity   %-10s %6d held: rss %.1f MiB, fds %d, threads %d, children pss %.1f MiB, open rate %.0f/s\n",
-			spec.name, held, mib(p.RSS), p.FDs, p.Threads, mib(p.ChildrenPSS), r.extra["open_conn_per_s_at_"+tag])
+		fmt.Fprintf(s.log, "%-10s %-10s %6d held: rss %.1f MiB, fds %d, threads %d, children pss %.1f MiB, open rate %.0f/s\n",
+			cj.name, spec.name, held, mib(p.RSS), p.FDs, p.Threads, mib(p.ChildrenPSS), r.extra["open_conn_per_s_at_"+tag])
 	}
 	if !spec.metrics {
 		r.Note("goroutines n/a: websocketd has no metrics endpoint; see its thread count")
@@ -812,6 +910,8 @@ func cpuPerUnit(r *Result) {
 		n, unit = float64(r.Msgs.Received), "cycle" // one echo per cycle
 	case "conn/s":
 		n, unit = float64(r.Conns.Opened), "conn"
+	case "deliveries/s":
+		return // the room scenario reports CPU per delivery for its measured phases
 	}
 	if n > 0 {
 		r.Extra["server_cpu_us_per_"+unit] = r.Server.WholeCPU / n * 1e6
@@ -819,7 +919,8 @@ func cpuPerUnit(r *Result) {
 }
 
 // suiteJobNames are the jobs --only selects from.
-var suiteJobNames = []string{"latency", "throughput", "trickle", "throughput100", "inflight32", "storm", "churn", "binary", "slow", "resume", "prefork", "capacity"}
+var suiteJobNames = []string{"latency", "throughput", "trickle", "throughput100", "inflight32", "storm", "churn", "binary", "slow", "resume", "prefork", "capacity",
+	"backend", "backend-capacity", "room", "room-ramp", "room-recipe"}
 
 // ---- summary ----
 

@@ -32,6 +32,9 @@ func fakeDaemon(args []string) {
 		fmt.Fprintln(os.Stderr, "fake daemon:", err)
 		os.Exit(1)
 	}
+	// Its command line goes to its log (the suite's raw/), for tests of
+	// what the suite asks of a daemon.
+	fmt.Println("fake daemon:", strings.Join(args, " "))
 	startServerOn(&testing.T{}, ln, faults{})
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
