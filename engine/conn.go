@@ -151,9 +151,16 @@ func (c *conn) OnEvent(ev reactor.Events) {
 		return
 	}
 	if ev&(reactor.Hangup|reactor.Error) != 0 {
+		if c.far == farStarting && ev&reactor.Error == 0 {
+			// The client's FIN while its endpoint starts: what it sent
+			// before is in the kernel's buffer, for the endpoint once it
+			// runs. Reads resume then (level-triggered), and the end of
+			// file comes after the frames.
+			return
+		}
 		// Reported while reading is paused: the client has gone (its FIN
 		// or a reset). What it sent before is in the kernel's buffer,
-		// for a child that is not reading it anyway.
+		// for a far side that is not reading it anyway.
 		c.closeSocket()
 	}
 }
