@@ -7,6 +7,8 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -265,16 +267,13 @@ func TestClientGoneWhileStarting(t *testing.T) {
 	defer resume()
 	mark := d.logMark()
 	c := dialWS(t, d.url("/"))
-	c.sendText(t, "never read")
+	c.sendText(t, "read once the child runs")
+	clientPort := c.conn.LocalAddr().(*net.TCPAddr).Port
 	c.close()
-	// The daemon has seen the socket close when the gauge is back to one.
-	deadline := time.Now().Add(waitTimeout)
-	for m.scrape(t)["wsplex_open_connections"] != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the daemon did not see the client go")
-		}
-		time.Sleep(10 * time.Millisecond) // polling the gauge
-	}
+	// The client's FIN has reached the daemon when its end of the socket is
+	// in CLOSE_WAIT. The daemon keeps the socket until the child runs, so
+	// that what the client sent before it left reaches the child.
+	waitCloseWait(t, clientPort)
 	resume()
 	line := d.waitLogSince(t, mark, "DISCONNECT", waitTimeout)
 	var connect string
@@ -292,7 +291,7 @@ func TestClientGoneWhileStarting(t *testing.T) {
 	waitNoChildren(t, d.pid(), waitTimeout)
 	// The gauge drops once the loop has taken the exit report, which may
 	// come a moment after the process is gone.
-	deadline = time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(waitTimeout)
 	for {
 		g := m.scrape(t)["wsplex_running_children"]
 		if g == 0 {
@@ -302,5 +301,30 @@ func TestClientGoneWhileStarting(t *testing.T) {
 			t.Fatalf("wsplex_running_children %v after the child of a vanished client, want 0", g)
 		}
 		time.Sleep(10 * time.Millisecond) // polling the gauge
+	}
+}
+
+// waitCloseWait waits until the daemon's end of the connection from the
+// client's port peer is in CLOSE_WAIT: the client's FIN has arrived and the
+// daemon has not closed its socket yet (/proc/net/tcp, state 08).
+func waitCloseWait(t testing.TB, peer int) {
+	t.Helper()
+	want := fmt.Sprintf(":%04X ", peer)
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		b, err := os.ReadFile("/proc/net/tcp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 3 && strings.HasSuffix(f[2]+" ", want) && f[3] == "08" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon's end of the connection from port %d never reached CLOSE_WAIT", peer)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the kernel's socket table
 	}
 }
