@@ -6,8 +6,6 @@ package main
 // process per WebSocket. The screenshot is kept as artifacts/backend-chat.png.
 
 import (
-	"bufio"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,24 +51,5 @@ func TestBackendChatBrowser(t *testing.T) {
 }
 
 // startExampleChat runs examples/chat/chat_server.py on a free loopback
-// port until the test ends, once it says it listens.
-func startExampleChat(t *testing.T) int {
-	t.Helper()
-	lookPath(t, "python3")
-	port := freePort(t)
-	cmd := exec.Command("python3", exampleScript("chat/chat_server.py"), strconv.Itoa(port))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "listening on") {
-		t.Fatalf("chat server said %q, %v", line, err)
-	}
-	return port
-}
+// port until the test ends.
+func startExampleChat(t *testing.T) int { return startPythonChat(t, "chat/chat_server.py") }

@@ -128,26 +128,9 @@ func TestReverseLookupDoesNotStallLoop(t *testing.T) {
 	if b, err := os.ReadFile("/etc/hosts"); err != nil || !regexp.MustCompile(`(?m)^127\.0\.0\.1\s+localhost\b`).Match(b) {
 		t.Skip("needs /etc/hosts to name 127.0.0.1 localhost")
 	}
-	dns, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dns.Close() })
-	queried := make(chan struct{}, 1)
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := dns.ReadFrom(buf); err != nil {
-				return
-			}
-			select { // and never answer
-			case queried <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	dns, queried := silentDNS(t)
 	script := writeScript(t, "host.sh", "#!/bin/sh\necho \"REMOTE_HOST=$REMOTE_HOST\"\nexec cat\n")
-	d := startDaemonWith(t, daemonOptions{Env: []string{"WSPLEX_DNS=" + dns.LocalAddr().String()}}, "--reverselookup", script)
+	d := startDaemonWith(t, daemonOptions{Env: []string{"WSPLEX_DNS=" + dns}}, "--reverselookup", script)
 
 	// The stalled client: its first message says its child has started,
 	// which is after its lookup has ended.
@@ -314,4 +297,30 @@ func killByComm(comm string) {
 	for _, st := range procsByComm(comm) {
 		_ = syscall.Kill(st.Pid, syscall.SIGKILL)
 	}
+}
+
+// silentDNS is a DNS server on loopback that reads queries and never
+// answers, for --reverselookup (the daemon asks it through WSPLEX_DNS):
+// its address, and a channel told of each query (without blocking).
+func silentDNS(t testing.TB) (addr string, queried <-chan struct{}) {
+	t.Helper()
+	dns, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dns.Close() })
+	q := make(chan struct{}, 1)
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := dns.ReadFrom(buf); err != nil {
+				return
+			}
+			select { // and never answer
+			case q <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return dns.LocalAddr().String(), q
 }

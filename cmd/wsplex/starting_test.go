@@ -22,26 +22,9 @@ func TestFramesBeforeHalfCloseWhileStarting(t *testing.T) {
 	if b, err := os.ReadFile("/etc/hosts"); err != nil || !regexp.MustCompile(`(?m)^127\.0\.0\.1\s+localhost\b`).Match(b) {
 		t.Skip("needs /etc/hosts to name 127.0.0.1 localhost")
 	}
-	dns, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dns.Close() })
-	queried := make(chan struct{}, 1)
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := dns.ReadFrom(buf); err != nil {
-				return
-			}
-			select { // and never answer
-			case queried <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	dns, queried := silentDNS(t)
 	script := writeScript(t, "got.sh", "#!/bin/sh\nread line\necho \"got:$line\" >&2\n")
-	d := startDaemonWith(t, daemonOptions{Env: []string{"WSPLEX_DNS=" + dns.LocalAddr().String()}}, "--reverselookup", script)
+	d := startDaemonWith(t, daemonOptions{Env: []string{"WSPLEX_DNS=" + dns}}, "--reverselookup", script)
 
 	nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: waitTimeout}
 	c, err := nd.Dial("tcp", d.addr)

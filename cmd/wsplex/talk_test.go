@@ -88,11 +88,16 @@ func TestTalkEx3(t *testing.T) {
 
 // startChatServer runs examples/talk/ex3/chat_server.py on a free port
 // until the test ends.
-func startChatServer(t *testing.T) int {
+func startChatServer(t *testing.T) int { return startPythonChat(t, "talk/ex3/chat_server.py") }
+
+// startPythonChat runs an example chat server (a Python script under
+// examples/ taking its port as argument) on a free loopback port until the
+// test ends, once it says it listens.
+func startPythonChat(t *testing.T, script string) int {
 	t.Helper()
 	lookPath(t, "python3")
 	port := freePort(t)
-	cmd := exec.Command("python3", exampleScript("talk/ex3/chat_server.py"), strconv.Itoa(port))
+	cmd := exec.Command("python3", exampleScript(script), strconv.Itoa(port))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
