@@ -125,6 +125,28 @@ func TestHistogramMatchesInjectedDelay(t *testing.T) {
 	}
 }
 
+// TestLatencyWarmUp: by default each connection echoes one message before
+// the clock starts, so a server whose first echo is late (a child starting)
+// has that in no figure; with --cold it is in the figures. Neither run
+// counts the warm-up message as sent or received.
+func TestLatencyWarmUp(t *testing.T) {
+	const late = time.Second
+	s := startServer(t, faults{late: late})
+	for _, cold := range []bool{false, true} {
+		res := runScenario(t, &LatencyScenario{Conns: 4, Rate: 100, Size: 64, Drain: 3 * time.Second, Cold: cold}, testOptions(t, s.URL, time.Second))
+		l := res.Latency["echo"]
+		if l == nil || l.Count < 50 {
+			t.Fatalf("cold=%v: too few samples: %+v", cold, l)
+		}
+		if res.Msgs.Sent != res.Msgs.Received || l.Count != res.Msgs.Received {
+			t.Errorf("cold=%v: sent %d, received %d, recorded %d: want all equal", cold, res.Msgs.Sent, res.Msgs.Received, l.Count)
+		}
+		if got := l.Max >= float64(late.Milliseconds()); got != cold {
+			t.Errorf("cold=%v: max %.1f ms; the late first echo (%v) in the figures: %v, want %v", cold, l.Max, late, got, cold)
+		}
+	}
+}
+
 // greetHandler records what arrives on one connection.
 type greetHandler struct {
 	opened chan struct{}

@@ -86,6 +86,7 @@ type LatencyScenario struct {
 	Rate  float64
 	Size  int
 	Drain time.Duration
+	Cold  bool
 }
 
 func (s *LatencyScenario) Name() string { return "latency" }
@@ -97,6 +98,7 @@ func (s *LatencyScenario) Flags(fs *flag.FlagSet) {
 	fs.Float64Var(&s.Rate, "rate", 1000, "messages per second, all connections together")
 	fs.IntVar(&s.Size, "size", 64, sizeUsage)
 	fs.DurationVar(&s.Drain, "drain", 3*time.Second, "how long to wait for the last echoes")
+	fs.BoolVar(&s.Cold, "cold", false, "start the clock as soon as the connections are open (by default each first echoes one message, uncounted, so that a child's start-up is not in the figures: that is the storm scenario's)")
 }
 func (s *LatencyScenario) Validate() error { return errors.Join(checkSize(s.Size), checkRate(s.Rate)) }
 func (s *LatencyScenario) Split(i, n int) {
@@ -107,13 +109,13 @@ func (s *LatencyScenario) Run(ctx context.Context, o *Options) (*Result, error) 
 	if s.Rate <= 0 {
 		return nil, fmt.Errorf("latency: --rate must be positive")
 	}
-	r, err := NewRun(s.Name(), o, map[string]any{"conns": s.Conns, "rate": s.Rate, "size": s.Size})
+	r, err := NewRun(s.Name(), o, map[string]any{"conns": s.Conns, "rate": s.Rate, "size": s.Size, "cold": s.Cold})
 	if err != nil {
 		return nil, err
 	}
 	r.StartProgress(o.Duration)
 	el, err := runEcho(ctx, r, echoParams{conns: s.Conns, conc: min(s.Conns, 100), size: max(s.Size, minTextSize),
-		rate: s.Rate, duration: o.Duration, drain: s.Drain, figure: "echo"})
+		rate: s.Rate, duration: o.Duration, drain: s.Drain, figure: "echo", warm: !s.Cold})
 	if err != nil {
 		return fatal(r, err)
 	}

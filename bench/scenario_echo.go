@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -19,6 +20,22 @@ type echoParams struct {
 	duration    time.Duration
 	drain       time.Duration
 	figure      string // latency figure name
+
+	// warm: each connection echoes one message before the clock starts,
+	// so the phase measures connections whose child is up. A server that
+	// answers the upgrade before its child runs (wsplex) would otherwise
+	// have the start-up in the first message of every connection, and one
+	// that is slow to answer it while children start (websocketd under a
+	// burst) would have it hidden in the opening: start-up is the storm
+	// scenario's figure, not this one's.
+	warm    bool
+	warming *warmUp
+}
+
+// warmUp counts the connections whose warm-up echo is awaited.
+type warmUp struct {
+	left atomic.Int64
+	done chan struct{} // closed when left reaches 0
 }
 
 type echoConn struct {
@@ -32,6 +49,7 @@ type echoConn struct {
 	buf    []byte
 	rec    *Recorder
 
+	warming bool // its warm-up message is out, not yet echoed
 	sending bool
 	period  time.Duration
 	due     time.Time
@@ -46,6 +64,10 @@ func (ec *echoConn) OnOpen(c *Conn) {
 }
 
 func (ec *echoConn) OnClose(c *Conn, err error) {
+	if ec.warming {
+		ec.warming = false
+		ec.p.warmed()
+	}
 	ec.sending = false
 	c.loop.Stop(ec.timer)
 	ec.timer = nil
@@ -62,6 +84,31 @@ func (ec *echoConn) send(ns int64) {
 	}
 	ec.next++
 	ec.r.Sent.Add(1)
+}
+
+// warmUp sends the warm-up message (counted in no figure).
+func (ec *echoConn) warmUp() {
+	if !ec.c.IsOpen() {
+		ec.p.warmed()
+		return
+	}
+	ec.warming = true
+	now := monoNs(time.Now())
+	if ec.p.binary {
+		ec.buf = AppendRecord(ec.buf[:0], ec.next, now, ec.p.size)
+		ec.c.Send(ws.OpBinary, ec.buf)
+	} else {
+		ec.buf = AppendText(ec.buf[:0], ec.next, now, ec.p.size)
+		ec.c.Send(ws.OpText, ec.buf)
+	}
+	ec.next++
+}
+
+// warmed counts one connection's warm-up as done (echoed or closed).
+func (p *echoParams) warmed() {
+	if p.warming.left.Add(-1) == 0 {
+		close(p.warming.done)
+	}
 }
 
 // start begins sending: at t0 for the open loop (the schedule is fixed in
@@ -151,6 +198,11 @@ func (ec *echoConn) echo(now time.Time, seq uint64, ns int64, inOrder bool) {
 		// Observe has just counted it; mirror the counters that moved.
 		ec.syncCounters(chk)
 	}
+	if ec.warming {
+		ec.warming = false
+		ec.p.warmed()
+		return
+	}
 	ec.r.NoteReceived()
 	if ec.rec != nil {
 		ec.rec.Record(now, sinceMono(now, ns))
@@ -210,6 +262,22 @@ func runEcho(ctx context.Context, r *Run, p echoParams) (time.Duration, error) {
 	}
 	if ctx.Err() != nil {
 		return 0, ctx.Err()
+	}
+	if p.warm {
+		p.warming = &warmUp{done: make(chan struct{})}
+		p.warming.left.Store(int64(n))
+		r.OnLoops(func(l *Loop) {
+			for _, ec := range perLoop[l.id] {
+				ec.warmUp()
+			}
+		})
+		select {
+		case <-p.warming.done:
+		case <-time.After(p.drain):
+			r.Note("%d connection(s) did not echo their warm-up message within %v", p.warming.left.Load(), p.drain)
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
 	}
 	r.Latency(p.figure)
 	// Renumber so that the open-loop schedule spreads over the live ones.

@@ -21,6 +21,7 @@ type faults struct {
 	drop     int           // drop the n-th message of each connection (1-based; 0: none)
 	swap     int           // swap the n-th and n+1-th messages (1-based; 0: none)
 	delay    time.Duration // echo each message this long after it arrived
+	late     time.Duration // echo a connection's first message this long after it arrived (a child starting)
 	greeting string        // a text frame written in the same write as the 101
 	reject   int           // answer the upgrade with this status instead of 101
 	binary   bool          // echo as a byte stream: re-cut into 7-byte-odd chunks
@@ -124,6 +125,9 @@ func (s *testServer) serve(c net.Conn) {
 			n++
 			if s.f.delay > 0 {
 				time.Sleep(time.Until(m.at.Add(s.f.delay)))
+			}
+			if n == 1 && s.f.late > 0 {
+				time.Sleep(time.Until(m.at.Add(s.f.late)))
 			}
 			switch {
 			case n == s.f.drop:
