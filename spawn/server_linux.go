@@ -96,7 +96,7 @@ func runSpawner() int {
 	}
 	what := fmt.Sprintf("exit status %d", ws.ExitStatus())
 	if ws.Signaled() {
-		what = "killed by " + ws.Signal().String()
+		what = fmt.Sprintf("killed by signal %d (%s)", int(ws.Signal()), unix.SignalName(ws.Signal()))
 	}
 	fmt.Fprintf(os.Stderr, "wsplex: spawner: the forker process died (%s); exiting so that the daemon starts a new spawner\n", what)
 	return 1

@@ -63,13 +63,13 @@ func spawnerOf(t *testing.T, daemon, not int) int {
 }
 
 func TestSpawnerKilledWhileLive(t *testing.T) {
-	testKilledWhileLive(t, func(t *testing.T, spawner int) int { return spawner })
+	testKilledWhileLive(t, "", func(t *testing.T, spawner int) int { return spawner })
 }
 
 // TestForkerKilledWhileLive: the forker (the spawner's helper) is killed;
-// the spawner then exits, and the daemon recovers as above.
+// the spawner then exits saying why, and the daemon recovers as above.
 func TestForkerKilledWhileLive(t *testing.T) {
-	testKilledWhileLive(t, func(t *testing.T, spawner int) int {
+	testKilledWhileLive(t, "the forker process died (killed by signal 9 (SIGKILL))", func(t *testing.T, spawner int) int {
 		for _, st := range procDescendants(t, spawner) {
 			if st.PPid == spawner && isForker(st.Pid) {
 				return st.Pid
@@ -80,7 +80,9 @@ func TestForkerKilledWhileLive(t *testing.T) {
 	})
 }
 
-func testKilledWhileLive(t *testing.T, victim func(t *testing.T, spawner int) int) {
+// testKilledWhileLive kills victim(spawner) and checks that the daemon
+// recovers; says, if not empty, is what the log must then say.
+func testKilledWhileLive(t *testing.T, says string, victim func(t *testing.T, spawner int) int) {
 	skipUnlessWsplex(t, "the spawner process is wsplex's")
 	if runtime.GOOS != "linux" {
 		t.Skip("the spawner process is Linux-only")
@@ -101,6 +103,9 @@ func testKilledWhileLive(t *testing.T, victim func(t *testing.T, spawner int) in
 		t.Fatal(err)
 	}
 	fresh := spawnerOf(t, d.pid(), old)
+	if says != "" {
+		d.waitLog(t, says, waitTimeout)
+	}
 
 	// The cats were the old spawner's; they are the daemon's now and keep
 	// echoing through the same pipes.
