@@ -449,6 +449,7 @@ func (s *suite) startOnce(spec *serverSpec, child []string, binary bool, extra .
 		}
 		select {
 		case <-d.exited:
+			d.release() // its helpers, if it started any, and its cgroups
 			if log, _ := os.ReadFile(lf.Name()); bytes.Contains(log, []byte("address already in use")) {
 				return nil, fmt.Errorf("%s exited at start (see %s): %w", spec.bin, lf.Name(), errPortTaken)
 			}
@@ -472,7 +473,13 @@ func (d *daemon) stop() {
 	case <-d.exited:
 	case <-time.After(3 * time.Second):
 	}
-	syscall.Kill(-pid, syscall.SIGKILL)
+	d.release()
+}
+
+// release kills what is left of the daemon's process group once the daemon
+// has ended or had its time to, waits for it, and removes its cgroups.
+func (d *daemon) release() {
+	syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
 	<-d.exited
 	d.logf.Close()
 	for _, dir := range []string{d.cgroup, d.cpu} {
