@@ -18,7 +18,6 @@ import "golang.org/x/sys/unix"
 type Outbuf struct {
 	b   []byte
 	off int
-	iov [][]byte
 }
 
 // maxIdleCap is the buffer capacity kept once everything is written;
@@ -31,7 +30,10 @@ func (o *Outbuf) Len() int { return len(o.b) - o.off }
 // Write sends the concatenation of parts to fd, or queues what the kernel
 // does not take now. done reports that nothing is pending. An error other
 // than EAGAIN is returned as is (EPIPE: the reader is gone); what was not
-// written then stays queued.
+// written then stays queued. One writev: on a non-blocking fd a short
+// write means the kernel's buffer is full, so the rest is queued rather
+// than tried again; parts goes to the kernel as the iovec, unchanged, and
+// a connection keeps no iovec of its own between writes.
 func (o *Outbuf) Write(fd int, parts ...[]byte) (done bool, err error) {
 	if o.Len() > 0 {
 		for _, p := range parts {
@@ -40,55 +42,36 @@ func (o *Outbuf) Write(fd int, parts ...[]byte) (done bool, err error) {
 		return o.Flush(fd)
 	}
 	total := 0
-	o.iov = o.iov[:0]
 	for _, p := range parts {
-		if len(p) > 0 {
-			o.iov = append(o.iov, p)
-			total += len(p)
-		}
+		total += len(p)
 	}
-	n := 0
-	for n < total {
-		var m int
-		if len(o.iov) == 1 {
-			m, err = unix.Write(fd, o.iov[0])
+	if total == 0 {
+		return true, nil
+	}
+	var n int
+	for {
+		if len(parts) == 1 {
+			n, err = unix.Write(fd, parts[0])
 		} else {
-			m, err = writev(fd, o.iov)
+			n, err = writev(fd, parts)
 		}
-		if err == unix.EINTR {
-			continue
-		}
-		if m > 0 {
-			n += m
-			o.iov = advance(o.iov, m)
-		}
-		if err != nil {
+		if err != unix.EINTR {
 			break
 		}
 	}
-	for i := range o.iov {
-		o.b = append(o.b, o.iov[i]...)
-		o.iov[i] = nil
-	}
-	o.iov = o.iov[:0]
 	if err == unix.EAGAIN {
 		err = nil
 	}
-	return o.Len() == 0, err
-}
-
-// advance drops the first n bytes of iov.
-func advance(iov [][]byte, n int) [][]byte {
-	for n > 0 && len(iov) > 0 {
-		if n < len(iov[0]) {
-			iov[0] = iov[0][n:]
-			return iov
+	n = max(n, 0)
+	for _, p := range parts {
+		if n >= len(p) {
+			n -= len(p)
+			continue
 		}
-		n -= len(iov[0])
-		iov[0] = nil
-		iov = iov[1:]
+		o.b = append(o.b, p[n:]...)
+		n = 0
 	}
-	return iov
+	return o.Len() == 0, err
 }
 
 // Flush writes what is pending; done reports that nothing is left.
