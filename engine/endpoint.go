@@ -223,5 +223,8 @@ func (c *conn) hangup() {
 		return
 	}
 	c.hungUp = true
+	if c.gc != nil {
+		c.gc.lb.batch.flush() // what the client sent before it went
+	}
 	c.ep.hangup()
 }

@@ -94,7 +94,8 @@ func (ch *childEndpoint) resumeOutput() { ch.resume() }
 
 // input forwards what websocketd forwards: text messages in text mode,
 // each ended by a newline, binary messages as they are with --binary; the
-// other kind is ignored.
+// other kind is ignored. The pieces of one read go to the child's stdin
+// together (inputbatch.go).
 func (ch *childEndpoint) input(op ws.OpCode, first, fin bool, payload []byte) (bool, *codec.CloseError) {
 	binary := ch.e.cfg.Binary
 	if first {
@@ -104,43 +105,55 @@ func (ch *childEndpoint) input(op ws.OpCode, first, fin bool, payload []byte) (b
 		}
 		ch.inText = op == want
 	}
+	more := true
 	if ch.inText {
-		ch.write(payload, fin && !binary)
+		more = ch.write(payload, fin && !binary)
 	}
-	return ch.stdinPend == nil, nil
+	return more && ch.stdinPend == nil, nil
 }
 
-// write writes one piece of a message (and the newline that ends a text
-// message) to the child's stdin. What the pipe does not take is kept
-// until the child has read it.
-func (ch *childEndpoint) write(payload []byte, nl bool) {
+// write adds one piece of a message (and the newline that ends a text
+// message) to the read's batch for the child's stdin.
+func (ch *childEndpoint) write(payload []byte, nl bool) bool {
+	if ch.proc == nil || ch.life != lifeRunning {
+		return true
+	}
+	if nl {
+		return ch.c.gc.lb.batch.add(ch, payload, newline)
+	}
+	return ch.c.gc.lb.batch.add(ch, payload)
+}
+
+// writeBatch writes a read's input to the child's stdin in one writev.
+// What the pipe does not take is kept until the child has read it, and
+// the client is not read meanwhile.
+func (ch *childEndpoint) writeBatch(bufs [][]byte) bool {
 	p := ch.proc
 	if p == nil || ch.life != lifeRunning {
-		return
+		return true
 	}
-	total := len(payload)
-	var n int
-	var err error
-	if nl {
-		total++
-		n, err = p.WriteStdin(payload, newline)
-	} else {
-		n, err = p.WriteStdin(payload)
+	if ch.stdinPend != nil {
+		for _, b := range bufs {
+			ch.stdinPend = append(ch.stdinPend, b...)
+		}
+		return false
 	}
-	switch {
-	case err == nil && n == total:
-	case err == nil || errors.Is(err, spawn.ErrWouldBlock):
-		if n < len(payload) {
-			ch.stdinPend = append(ch.stdinPend, payload[n:]...)
-		}
-		if nl {
-			ch.stdinPend = append(ch.stdinPend, '\n')
-		}
-	default:
+	n, err := p.WriteStdin(bufs...)
+	if err != nil && !errors.Is(err, spawn.ErrWouldBlock) {
 		// The child closed its stdin or is exiting: what it will not
 		// read is dropped, as with websocketd.
 		ch.e.log.Log(logline.LevelDebug, "process", &ch.c.fields, "Input dropped: %v", err)
+		return true
 	}
+	for _, b := range bufs {
+		if n >= len(b) {
+			n -= len(b)
+			continue
+		}
+		ch.stdinPend = append(ch.stdinPend, b[n:]...)
+		n = 0
+	}
+	return ch.stdinPend == nil
 }
 
 // flushStdin runs when the child's stdin accepts writes again.

@@ -87,8 +87,8 @@ func (pe *ptyEndpoint) input(op ws.OpCode, first, fin bool, payload []byte) (boo
 		pe.ctl = pe.ctl[:0]
 	}
 	if !pe.text {
-		pe.write(payload, false)
-		return pe.stdinPend == nil, nil
+		more := pe.write(payload, false)
+		return more && pe.stdinPend == nil, nil
 	}
 	if len(pe.ctl)+len(payload) > maxControl {
 		pe.ctl = nil

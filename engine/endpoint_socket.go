@@ -285,16 +285,24 @@ func (b *socketEndpoint) input(op ws.OpCode, first, fin bool, payload []byte) (b
 	if !b.forward || b.phase != sockOpen || b.hungUp {
 		return true, nil
 	}
+	batch := &b.c.gc.lb.batch // the read's pieces go in one write (inputbatch.go)
 	if !binary && fin {
-		b.write(payload, newline)
-	} else {
-		b.write(payload)
+		return batch.add(b, payload, newline), nil
 	}
+	return batch.add(b, payload), nil
+}
+
+// writeBatch writes a read's input to the backend in one writev.
+func (b *socketEndpoint) writeBatch(bufs [][]byte) bool {
+	if b.phase != sockOpen || b.hungUp {
+		return true
+	}
+	b.write(bufs...)
 	if b.out.Len() > 0 && b.phase == sockOpen {
 		b.inBlocked = true
-		return false, nil
+		return false
 	}
-	return true, nil
+	return true
 }
 
 // write sends to the backend, or queues what its socket does not take

@@ -70,10 +70,9 @@ type seam struct {
 	e    *Engine
 	c    *conn
 	peer *os.File
-	f    *fakeEndpoint
 }
 
-func newSeam(t *testing.T, cfg Config, f *fakeEndpoint) *seam {
+func newSeam(t *testing.T, cfg Config, f endpoint) *seam {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -100,7 +99,7 @@ func newSeam(t *testing.T, cfg Config, f *fakeEndpoint) *seam {
 		t.Fatal(err)
 	}
 	c := &conn{e: e, loop: l, state: stOpen, upgraded: true}
-	s := &seam{t: t, l: l, e: e, c: c, peer: peer, f: f}
+	s := &seam{t: t, l: l, e: e, c: c, peer: peer}
 	s.do(func() {
 		w, err := l.Register(fds[0], reactor.Read, c)
 		if err != nil {

@@ -53,6 +53,10 @@ func (c *conn) readFrames() {
 			}
 			c.onFrame(&ev)
 		}
+		// The batch aliases the input: it goes before the input does.
+		if !gc.lb.batch.flush() {
+			c.pauseInput()
+		}
 		if off > 0 {
 			gc.Discard(off)
 		}

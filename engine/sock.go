@@ -18,7 +18,8 @@ const readBuf = 64 << 10
 // yet consumed (a partial frame, input its child has not taken) are copied
 // into a buffer of its own.
 type loopBufs struct {
-	read []byte
+	read  []byte
+	batch inputBatch // what one read brought for the endpoint (inputbatch.go)
 }
 
 // sock is a client socket on a reactor loop: the watch, the bytes read and
