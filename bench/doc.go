@@ -36,6 +36,12 @@
 // scenario is open loop: message k is due at t0 + k/rate whatever the server
 // does, and latency counts from that due time, so a stall shows up in the
 // figures instead of quietly lowering the send rate (coordinated omission).
+// Its clock starts once every connection has echoed one uncounted message
+// (--cold: at once): a server that answers the upgrade before its child
+// runs would otherwise carry the child's start-up in each connection's
+// first message, and one whose upgrades are slow while children start
+// would carry it in the opening, outside the figures. Start-up has its own
+// scenarios (storm, churn).
 //
 // Scenarios: latency, throughput, storm, churn, hold, binary, slow, resume,
 // broadcast, room (scenario*.go). The room scenario times lines a producer
