@@ -38,8 +38,8 @@ func (ch *childEndpoint) start(c *conn) {
 	ch.holdOrphans = true // until the client goes
 	ch.pacedErr = c.framer.stderrToClient()
 	ch.charge()
-	if ch.e.cfg.ReverseLookup && c.remoteAddr != "unix-socket" {
-		ch.lookupThenStart() // lookup.go
+	if wantsLookup(c) {
+		lookUpRemote(c, ch.lookedUp) // lookup.go
 		return
 	}
 	ch.spawn()

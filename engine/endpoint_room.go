@@ -29,8 +29,22 @@ type member struct {
 	msgSkip bool // not forwarded in this mode (websocketd ignores the other kind)
 }
 
-// start: once the room's child runs, the client is in.
+// start: once the room's child runs, the client is in; with
+// --reverselookup, once its name is known too (the join's REMOTE_HOST).
 func (m *member) start(c *conn) {
+	if wantsLookup(c) {
+		lookUpRemote(c, func(host string) {
+			setRemoteHost(m.env, host)
+			m.join()
+		})
+		return
+	}
+	m.join()
+}
+
+// join waits for the room's child, or begins at once if it runs (or
+// failed to start).
+func (m *member) join() {
 	r := m.r
 	r.startMu.Lock()
 	if !r.startDone {

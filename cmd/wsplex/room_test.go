@@ -731,3 +731,36 @@ func TestRoomFlags(t *testing.T) {
 		t.Errorf("exit %d %q: %+v", code, stderr, cfg)
 	}
 }
+
+// TestRoomReverseLookup: with --reverselookup the join of an envelope room
+// carries the client's name in REMOTE_HOST (127.0.0.1 is "localhost" in
+// /etc/hosts, which Go's resolver reads first), and without it the
+// address. The lookup is the one a child's start waits for (lookup.go).
+func TestRoomReverseLookup(t *testing.T) {
+	t.Parallel()
+	skipUnlessWsplex(t, "--envelope=json")
+	lookPath(t, "python3")
+	child := writeScript(t, "host.py", `#!/usr/bin/env python3
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m["type"] == "join":
+        sys.stdout.write(json.dumps({"to": m["id"], "data": "host " + m["env"]["REMOTE_HOST"]}) + "\n")
+        sys.stdout.flush()
+`)
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, "host 127.0.0.1"},
+		{[]string{"--reverselookup"}, "host localhost"},
+	} {
+		d := startDaemon(t, append(append([]string{"--broadcast", "--envelope=json"}, tc.flags...), child)...)
+		c := dialWS(t, d.url("/"))
+		c.expectText(t, tc.want)
+		c.sendClose(t, ws.StatusNormalClosure, "")
+		if code, _ := c.readClose(t, waitTimeout); code != ws.StatusNormalClosure {
+			t.Errorf("%v: close echo %d, want 1000", tc.flags, code)
+		}
+	}
+}
