@@ -6,11 +6,12 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wsplex/wsplex/reactor"
 )
 
 // spawnerFD is where the spawner's (and the forker's) end of its control
@@ -29,10 +30,12 @@ const failedScanWindow = 5 * time.Second
 // the connection children. It does not fork them: its forker does
 // (forker_linux.go), reading the daemon's requests from the channels the
 // two share and cloning each child as the spawner's. The forker then hands the
-// child's pidfd over, and the spawner keeps it on an epoll set; when it
+// child's pidfd over, and the spawner watches it on its reactor loop (the
+// daemon's loop package), beside the socket from the forker; when it
 // becomes readable the child is reaped by pid and its status sent to the
 // daemon on the channel its start came on (wire.go). The spawner never
-// reads the channels; the forker does.
+// reads the channels; the forker does. Everything but the SIGCHLD handler,
+// which posts to the loop, runs on that loop: no lock.
 //
 // Reaping by pid is the point: wait4(-1) walks every child of the caller,
 // so with one child per connection each exit would cost time in proportion
@@ -49,9 +52,9 @@ const failedScanWindow = 5 * time.Second
 func runSpawner() int {
 	unix.CloseOnExec(spawnerFD) // children must not hold the control socket
 	closeInherited()
-	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	l, err := reactor.New(0)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "wsplex: spawner: epoll: %v\n", err)
+		fmt.Fprintf(os.Stderr, "wsplex: spawner: %v\n", err)
 		return 1
 	}
 	fk, fpid, err := launchForker()
@@ -59,16 +62,17 @@ func runSpawner() int {
 		fmt.Fprintf(os.Stderr, "wsplex: spawner: %v\n", err)
 		return 1
 	}
-	sv := &server{forker: fk, forkerPid: fpid, ep: ep, chans: map[uint32]int{0: spawnerFD}, kids: make(map[int]kid), early: make(map[int]unix.WaitStatus)}
+	sv := &server{l: l, forker: fk, forkerPid: fpid, chans: map[uint32]int{0: spawnerFD}, kids: make(map[int]kid), early: make(map[int]unix.WaitStatus),
+		buf: make([]byte, 64), oob: make([]byte, unix.CmsgSpace(4)), gone: make(chan struct{})}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGCHLD)
 	go func() {
 		for range sigs {
-			sv.mu.Lock()
-			if sv.unwatched > 0 || time.Since(sv.failedAt) < failedScanWindow {
-				sv.scan()
-			}
-			sv.mu.Unlock()
+			l.Post(func() {
+				if sv.unwatched > 0 || time.Since(sv.failedAt) < failedScanWindow {
+					sv.scan()
+				}
+			})
 		}
 	}()
 	// A terminal's ^C or a hangup reaches the daemon's whole process group,
@@ -76,8 +80,14 @@ func runSpawner() int {
 	// process then ends with its socket. Handled (not ignored) signals go
 	// back to their default in the children at exec.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM)
-	go sv.watch()
-	sv.receive()
+	res := make(chan error, 1)
+	l.Post(func() { res <- sv.watchForker() })
+	if err := <-res; err != nil {
+		fmt.Fprintf(os.Stderr, "wsplex: spawner: %v\n", err)
+		return 1
+	}
+	<-sv.gone
+	_ = l.Close() // after it, forkerStatus is ours to read
 	var ws unix.WaitStatus
 	for {
 		_, err := unix.Wait4(fpid, &ws, 0, nil)
@@ -85,9 +95,7 @@ func runSpawner() int {
 			continue
 		}
 		if err != nil { // scan reaped it
-			sv.mu.Lock()
 			ws = sv.forkerStatus
-			sv.mu.Unlock()
 		}
 		break
 	}
@@ -149,16 +157,16 @@ func launchForker() (fd, pid int, err error) {
 	return sp[0], pid, nil
 }
 
-// server is the spawner's state.
+// server is the spawner's state. Everything in it is the loop's.
 type server struct {
-	forker int // from the forker
-	ep     int // epoll set of the children's pidfds
+	l        *reactor.Loop
+	forker   int // from the forker
+	buf, oob []byte
+	gone     chan struct{} // closed when the forker's socket ends
 
 	forkerPid    int
 	forkerStatus unix.WaitStatus // if scan reaped the forker
 
-	// mu orders the exit reports and guards what follows.
-	mu sync.Mutex
 	// chans are the daemon's channels (wire.go), shared with the forker:
 	// send only. 0 is spawnerFD; the others come from the forker.
 	chans     map[uint32]int
@@ -172,38 +180,56 @@ type server struct {
 	early    map[int]unix.WaitStatus
 }
 
-// kid is a child the spawner watches: its pidfd (-1: none, counted in
-// unwatched) and the channel its exit is reported on.
+// kid is a child the spawner watches: its pidfd's watch (nil: none,
+// counted in unwatched) and the channel its exit is reported on.
 type kid struct {
-	pidfd int
-	ch    uint32
+	w  *reactor.Watch
+	ch uint32
 }
 
-// receive takes the forker's msgChild messages until the forker is gone.
-func (sv *server) receive() {
-	buf := make([]byte, 64)
-	oob := make([]byte, unix.CmsgSpace(4))
+// watchForker watches the socket the forker's msgChild messages come on.
+func (sv *server) watchForker() error {
+	var w *reactor.Watch
+	w, err := sv.l.Register(sv.forker, reactor.Read, reactor.HandlerFunc(func(ev reactor.Events) {
+		if ev&reactor.Shutdown == 0 && sv.receive() {
+			return
+		}
+		_ = w.Deregister()
+		select {
+		case <-sv.gone:
+		default:
+			close(sv.gone)
+		}
+	}))
+	return err
+}
+
+// receive takes the forker's msgChild messages waiting on its socket
+// (level-triggered: the loop comes back while more wait); false once the
+// forker is gone. MSG_DONTWAIT, since the socket is the forker's too.
+func (sv *server) receive() bool {
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(sv.forker, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		n, oobn, _, _, err := unix.Recvmsg(sv.forker, sv.buf, sv.oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil || n == 0 {
-			return
+		if err == unix.EAGAIN {
+			return true
 		}
-		fds := rights(oob[:oobn])
-		if buf[0] == msgChannel {
-			if k, err := decodeChannel(buf[:n]); err == nil && k != 0 && len(fds) == 1 {
-				sv.mu.Lock()
+		if err != nil || n == 0 {
+			return false
+		}
+		fds := rights(sv.oob[:oobn])
+		if sv.buf[0] == msgChannel {
+			if k, err := decodeChannel(sv.buf[:n]); err == nil && k != 0 && len(fds) == 1 {
 				sv.chans[k] = fds[0]
-				sv.mu.Unlock()
 				continue
 			}
 			closeFDs(fds)
 			continue
 		}
-		pid, errno, ch, err := decodeChild(buf[:n])
-		if err != nil || buf[0] != msgChild {
+		pid, errno, ch, err := decodeChild(sv.buf[:n])
+		if err != nil || sv.buf[0] != msgChild {
 			closeFDs(fds)
 			continue
 		}
@@ -214,8 +240,6 @@ func (sv *server) receive() {
 // child registers a child the daemon has just been told of (or a failed
 // start) and watches its pidfd.
 func (sv *server) child(pid int, errno, ch uint32, fds []int) {
-	sv.mu.Lock()
-	defer sv.mu.Unlock()
 	if errno != 0 {
 		closeFDs(fds)
 		sv.failedAt = time.Now()
@@ -236,42 +260,27 @@ func (sv *server) child(pid int, errno, ch uint32, fds []int) {
 		sv.send(ch, encodeExit(pid, uint32(st)))
 		return
 	}
+	var w *reactor.Watch
 	if pidfd >= 0 {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(pidfd), Pad: int32(pid)}
-		if err := unix.EpollCtl(sv.ep, unix.EPOLL_CTL_ADD, pidfd, &ev); err != nil {
+		var err error
+		w, err = sv.l.Register(pidfd, reactor.Read, reactor.HandlerFunc(func(ev reactor.Events) {
+			if ev&reactor.Shutdown == 0 {
+				sv.collect(pid)
+			}
+		}))
+		if err != nil {
 			_ = unix.Close(pidfd) // cannot watch it (max_user_watches)
-			pidfd = -1
+			w = nil
 		}
 	}
-	sv.kids[pid] = kid{pidfd, ch}
-	if pidfd < 0 {
+	sv.kids[pid] = kid{w, ch}
+	if w == nil {
 		sv.unwatched++ // scan collects it
 		sv.scan()
 	}
 }
 
-// watch waits on the pidfds and collects each child that exits.
-func (sv *server) watch() {
-	evs := make([]unix.EpollEvent, 128)
-	for {
-		n, err := unix.EpollWait(sv.ep, evs, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "wsplex: spawner: epoll_wait: %v\n", err)
-			os.Exit(1)
-		}
-		sv.mu.Lock()
-		for _, ev := range evs[:n] {
-			sv.collect(int(ev.Pad))
-		}
-		sv.mu.Unlock()
-	}
-}
-
-// collect reaps pid, whose pidfd is readable, and reports its status. Called
-// with mu held.
+// collect reaps pid, whose pidfd is readable, and reports its status.
 func (sv *server) collect(pid int) {
 	k, ok := sv.kids[pid]
 	if !ok {
@@ -288,14 +297,13 @@ func (sv *server) collect(pid int) {
 	if err != nil {
 		ws = lostStatus // cannot happen: it is our child and only we reap
 	}
-	sv.drop(pid, k.pidfd)
+	sv.drop(pid, k.w)
 	sv.send(k.ch, encodeExit(pid, uint32(ws)))
 }
 
-func (sv *server) drop(pid, pidfd int) {
-	if pidfd >= 0 {
-		_ = unix.EpollCtl(sv.ep, unix.EPOLL_CTL_DEL, pidfd, nil)
-		_ = unix.Close(pidfd)
+func (sv *server) drop(pid int, w *reactor.Watch) {
+	if w != nil {
+		_ = w.Close()
 	} else {
 		sv.unwatched--
 	}
@@ -303,7 +311,7 @@ func (sv *server) drop(pid, pidfd int) {
 }
 
 // scan collects every exited child with wait4(-1): the slow path, for the
-// zombies that have no pidfd. Called with mu held.
+// zombies that have no pidfd.
 func (sv *server) scan() {
 	for {
 		var ws unix.WaitStatus
@@ -315,7 +323,7 @@ func (sv *server) scan() {
 			return
 		}
 		if k, ok := sv.kids[pid]; ok {
-			sv.drop(pid, k.pidfd)
+			sv.drop(pid, k.w)
 			sv.send(k.ch, encodeExit(pid, uint32(ws)))
 			continue
 		}
@@ -332,7 +340,7 @@ func (sv *server) scan() {
 	}
 }
 
-// send sends msg on channel ch. Called with mu held. An error means the
+// send sends msg on channel ch. An error means the
 // daemon is gone, or closed that channel (its loop stopped): nobody waits
 // for the report.
 func (sv *server) send(ch uint32, msg []byte) {
