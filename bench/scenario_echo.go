@@ -74,7 +74,14 @@ func (ec *echoConn) OnClose(c *Conn, err error) {
 	ec.closed(c, err)
 }
 
+// send sends the next message, stamped ns, and counts it.
 func (ec *echoConn) send(ns int64) {
+	ec.sendNext(ns)
+	ec.r.Sent.Add(1)
+}
+
+// sendNext sends the next message of the connection's sequence.
+func (ec *echoConn) sendNext(ns int64) {
 	if ec.p.binary {
 		ec.buf = AppendRecord(ec.buf[:0], ec.next, ns, ec.p.size)
 		ec.c.Send(ws.OpBinary, ec.buf)
@@ -83,7 +90,6 @@ func (ec *echoConn) send(ns int64) {
 		ec.c.Send(ws.OpText, ec.buf)
 	}
 	ec.next++
-	ec.r.Sent.Add(1)
 }
 
 // warmUp sends the warm-up message (counted in no figure).
@@ -93,15 +99,7 @@ func (ec *echoConn) warmUp() {
 		return
 	}
 	ec.warming = true
-	now := monoNs(time.Now())
-	if ec.p.binary {
-		ec.buf = AppendRecord(ec.buf[:0], ec.next, now, ec.p.size)
-		ec.c.Send(ws.OpBinary, ec.buf)
-	} else {
-		ec.buf = AppendText(ec.buf[:0], ec.next, now, ec.p.size)
-		ec.c.Send(ws.OpText, ec.buf)
-	}
-	ec.next++
+	ec.sendNext(monoNs(time.Now()))
 }
 
 // warmed counts one connection's warm-up as done (echoed or closed).

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wsplex/wsplex/codec"
 	"github.com/wsplex/wsplex/internal/logline"
+	"github.com/wsplex/wsplex/reactor"
 	"github.com/wsplex/wsplex/spawn"
 )
 
@@ -145,14 +146,7 @@ func (ch *childEndpoint) writeBatch(bufs [][]byte) bool {
 		ch.e.log.Log(logline.LevelDebug, "process", &ch.c.fields, "Input dropped: %v", err)
 		return true
 	}
-	for _, b := range bufs {
-		if n >= len(b) {
-			n -= len(b)
-			continue
-		}
-		ch.stdinPend = append(ch.stdinPend, b[n:]...)
-		n = 0
-	}
+	ch.stdinPend = reactor.AppendUnwritten(ch.stdinPend, bufs, n)
 	return ch.stdinPend == nil
 }
 

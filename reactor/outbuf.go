@@ -62,16 +62,23 @@ func (o *Outbuf) Write(fd int, parts ...[]byte) (done bool, err error) {
 	if err == unix.EAGAIN {
 		err = nil
 	}
+	o.b = AppendUnwritten(o.b, parts, n)
+	return o.Len() == 0, err
+}
+
+// AppendUnwritten appends to dst what a write of n bytes (n < 0: none)
+// left unwritten of the concatenation of parts.
+func AppendUnwritten(dst []byte, parts [][]byte, n int) []byte {
 	n = max(n, 0)
 	for _, p := range parts {
 		if n >= len(p) {
 			n -= len(p)
 			continue
 		}
-		o.b = append(o.b, p[n:]...)
+		dst = append(dst, p[n:]...)
 		n = 0
 	}
-	return o.Len() == 0, err
+	return dst
 }
 
 // Flush writes what is pending; done reports that nothing is left.
