@@ -135,7 +135,12 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		c.closeAfterFlush()
 		return
 	}
-	env := c.environ(req)
+	// The CGI environment is a child's (and a room's join, with
+	// --envelope); a socket backend or a plain room has none.
+	var env []string
+	if e.cfg.Backend == nil && (m == nil || e.cfg.Envelope != "") {
+		env = c.environ(req)
+	}
 	c.gc.Discard(n)
 	_, _ = c.gc.Write(resp)
 	c.upgraded = true
