@@ -41,7 +41,7 @@ func TestReportDescribesRun(t *testing.T) {
 		t.Fatalf("parse: %v", err)
 	}
 	r := rs[0]
-	wantFlags := map[string]string{"conns": "1", "rate": "200", "size": "32", "drain": "3s"}
+	wantFlags := map[string]string{"conns": "1", "rate": "200", "size": "32", "drain": "3s", "cold": "false"}
 	if len(r.Flags) != len(wantFlags) {
 		t.Errorf("flags %v, want %v", r.Flags, wantFlags)
 	}
