@@ -39,12 +39,22 @@ func (o *Outbuf) Write(fd int, parts ...[]byte) (done bool, err error) {
 		}
 		return o.Flush(fd)
 	}
-	total := 0
+	nonEmpty, total := 0, 0
+	var one []byte
+	for _, p := range parts {
+		if len(p) > 0 {
+			one = p
+			nonEmpty++
+			total += len(p)
+		}
+	}
+	if nonEmpty <= 1 {
+		return o.writeOne(fd, one)
+	}
 	o.iov = o.iov[:0]
 	for _, p := range parts {
 		if len(p) > 0 {
 			o.iov = append(o.iov, p)
-			total += len(p)
 		}
 	}
 	n := 0
@@ -71,6 +81,30 @@ func (o *Outbuf) Write(fd int, parts ...[]byte) (done bool, err error) {
 		o.iov[i] = nil
 	}
 	o.iov = o.iov[:0]
+	if err == unix.EAGAIN {
+		err = nil
+	}
+	return o.Len() == 0, err
+}
+
+// writeOne is Write of one buffer: write(2), no iovec. A connection whose
+// writes have all been single buffers (an idle one has written only its
+// handshake's answer) so never allocates o.iov.
+func (o *Outbuf) writeOne(fd int, p []byte) (done bool, err error) {
+	for len(p) > 0 {
+		var m int
+		m, err = unix.Write(fd, p)
+		if err == unix.EINTR {
+			continue
+		}
+		if m > 0 {
+			p = p[m:]
+		}
+		if err != nil {
+			break
+		}
+	}
+	o.b = append(o.b, p...)
 	if err == unix.EAGAIN {
 		err = nil
 	}
