@@ -19,22 +19,25 @@ var ErrWouldBlock = errors.New("spawn: would block")
 // Process is a running child and the parent's ends of its stdio. Its
 // methods, apart from the event plumbing, are to be called by its owner
 // goroutine only.
+//
+// A connection's child holds one for its life: the fields are in an order
+// that leaves no padding but the tail's (144 bytes on 64-bit platforms).
 type Process struct {
 	Pid int
 
 	stdin, stdout, stderr int // parent's ends; -1 once closed
 	exitFD                int // pidfd on Linux; -1 where exits come through a shared queue
 
-	ready  atomic.Uint32
 	notify Notifier
+	ready  atomic.Uint32
 
 	// The loop the Process is attached to, and its watches there (by
 	// slot). loop and notify are written once by attach under amu (the
 	// spawner's report reader reads them); ws belongs to the loop.
 	amu  sync.Mutex
 	loop *reactor.Loop
-	edge bool // on the spawner's own loop, one-shot watches (Start)
 	ws   [nSlots]*reactor.Watch
+	edge bool // on the spawner's own loop, one-shot watches (Start)
 
 	reaped bool
 	status unix.WaitStatus
