@@ -97,7 +97,7 @@ func (p *Process) readFD(fd *int, bit uint32, b []byte) (int, error) {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			p.rearm(bit)
+			_ = p.rearm(bit) // never fails for a stream
 			return 0, ErrWouldBlock
 		case err == unix.EIO: // a PTY master whose terminal closed (pty_unix.go): end of file
 			p.closeSlot(fd, bit)
@@ -117,7 +117,8 @@ func (p *Process) readFD(fd *int, bit uint32, b []byte) (int, error) {
 // how much was written; ErrWouldBlock with n < total means the pipe is full
 // and EvStdin follows when it drains. Writing to a child that closed stdin
 // or exited returns unix.EPIPE (SIGPIPE is ignored by the Go runtime for
-// non-stdio fds).
+// non-stdio fds). A full pipe whose watch could not be made (the poller
+// refused it) is that error, with n: nothing would say when it drains.
 func (p *Process) WriteStdin(bufs ...[]byte) (int, error) {
 	if p.stdin < 0 {
 		return 0, unix.EPIPE
@@ -127,7 +128,8 @@ func (p *Process) WriteStdin(bufs ...[]byte) (int, error) {
 		switch err {
 		case nil:
 			if total := bufsLen(bufs); n < total {
-				p.rearm(EvStdin) // the pipe took part: EvStdin when it takes more
+				// The pipe took part: EvStdin when it takes more.
+				return n, p.rearm(EvStdin)
 			}
 			return n, nil
 		case unix.EINTR:
@@ -136,7 +138,9 @@ func (p *Process) WriteStdin(bufs ...[]byte) (int, error) {
 			if n < 0 {
 				n = 0
 			}
-			p.rearm(EvStdin)
+			if err := p.rearm(EvStdin); err != nil {
+				return n, err
+			}
 			return n, ErrWouldBlock
 		default:
 			return 0, err
