@@ -13,7 +13,7 @@ import (
 // the compatibility reference): the CGI/1.1 variables, the --passenv
 // variables, and HTTP_* for every request header but Host. Nothing else of
 // the daemon's environment leaks through.
-func (c *conn) environ(req *codec.Request) []string {
+func (c *conn) environ(req *codec.Request, rt *route) []string {
 	e := c.e
 	env := make([]string, 0, 24+len(e.cfg.PassEnv)+len(req.Headers))
 	add := func(k, v string) { env = append(env, k+"="+cleanValue(v)) }
@@ -41,8 +41,8 @@ func (c *conn) environ(req *codec.Request) []string {
 	add("SERVER_PROTOCOL", req.Proto)
 	add("GATEWAY_INTERFACE", "CGI/1.1")
 	add("REQUEST_METHOD", req.Method)
-	add("SCRIPT_NAME", c.route.scriptName)
-	add("PATH_INFO", c.route.pathInfo)
+	add("SCRIPT_NAME", rt.scriptName)
+	add("PATH_INFO", rt.pathInfo)
 	add("PATH_TRANSLATED", path)
 	add("QUERY_STRING", req.RawQuery)
 	add("AUTH_TYPE", "")
@@ -56,7 +56,7 @@ func (c *conn) environ(req *codec.Request) []string {
 	if e.tlsConf != nil {
 		add("HTTPS", "on")
 	}
-	add("WEBSOCKET_PROTOCOL", c.route.protocol)
+	add("WEBSOCKET_PROTOCOL", rt.protocol)
 
 	// Repeated headers are joined with ", " into one variable, in order of
 	// first appearance.

@@ -29,14 +29,15 @@ type sock struct {
 	fd     int
 	w      *reactor.Watch
 	lb     *loopBufs
-	remote net.Addr
+	remote net.Addr // nil for TCP (RemoteAddr)
 
-	in       []byte // unconsumed input: the loop's buffer during a read event (borrowed), else our own
-	off      int    // consumed bytes at the front of in
-	borrowed bool
+	in  []byte // unconsumed input: the loop's buffer during a read event (borrowed), else our own
+	off int    // consumed bytes at the front of in
 
-	out    reactor.Outbuf
-	closed bool
+	out reactor.Outbuf
+
+	borrowed bool // in is the loop's buffer
+	closed   bool
 }
 
 // Peek returns the bytes read and not consumed.
@@ -176,7 +177,9 @@ func (s *sock) Dup() (int, error) {
 	return unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
 }
 
-// RemoteAddr is the address of the accepted socket.
+// RemoteAddr is the address of the accepted socket if it is not TCP (a
+// Unix socket's peer), else nil: a TCP peer's address is the connection's
+// remoteAddr and remotePort, and an idle connection need not hold it twice.
 func (s *sock) RemoteAddr() net.Addr { return s.remote }
 
 // close flushes what the kernel takes now, drops the rest and closes the
