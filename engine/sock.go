@@ -13,12 +13,14 @@ import (
 const readBuf = 64 << 10
 
 // loopBufs is what one loop lends its connections: the buffer a socket is
-// read into. It is per loop, not per connection, so an idle connection
-// holds no read buffer at all; only bytes a connection has read and not
-// yet consumed (a partial frame, input its child has not taken) are copied
-// into a buffer of its own.
+// read into, and the scratch a child's environment is made in. It is per
+// loop, not per connection, so an idle connection holds no read buffer at
+// all; only bytes a connection has read and not yet consumed (a partial
+// frame, input its child has not taken) are copied into a buffer of its
+// own.
 type loopBufs struct {
 	read []byte
+	env  envBuilder // a child's environment being made (environ)
 }
 
 // sock is a client socket on a reactor loop: the watch, the bytes read and
