@@ -100,9 +100,7 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		return
 	}
 	origin, refusal := checkOrigin(req.Get("Origin"), req.Host(), c.bridge != nil, e.cfg.SameOrigin, e.cfg.Origins)
-	// A header's value is a substring of the whole request head: kept as
-	// it is, it would keep the head.
-	c.fields.Origin = strings.Clone(origin)
+	c.fields.Origin = origin // made by checkOrigin, not a substring of the head (which it would keep)
 	if refusal != "" {
 		e.metrics.handshakeFail.WithLabelValues("403").Inc()
 		e.log.Log(logline.LevelAccess, "session", &c.fields, "%s", refusal)
