@@ -41,31 +41,45 @@ const (
 // goroutine. The few methods that run elsewhere (exec, handChild, a
 // lookup's goroutine) touch none of them but post work to the loop (and
 // the shutdown sweep takes them once the loops are gone).
+//
+// Every idle connection is one of these, so its size counts (448 bytes,
+// TestConnSize): what only the upgrade needs (its route) is not kept here,
+// and the one- and two-byte fields are together at the end, where they pack
+// into two words instead of padding one word each.
 type conn struct {
 	e                      *Engine
 	gc                     *sock // nil once the socket is closed
 	loop                   *reactor.Loop
-	state                  state
 	id                     string
 	remoteAddr, remotePort string
-	proxy                  proxyState        // --proxy-protocol (proxyproto.go)
 	fields                 logline.Fields    // log line keys
 	bridge                 *tlsbridge.Bridge // nil unless the client came over TLS
-	upgraded               bool
-	handedOff              bool   // plain HTTP, moved to net/http (handoff.go)
-	route                  route  // what the upgrade runs (route.go)
-	framer                 framer // the far side's output to frames, by mode (framer.go); set at the upgrade
+	framer                 framer            // the far side's output to frames, by mode (framer.go); set at the upgrade
 
-	dec    codec.Decoder
-	ep     endpoint // what the WebSocket is connected to (endpoint.go); nil before the upgrade
-	far    far      // where ep is, as the conn sees it
-	hungUp bool     // ep.hangup has been called
+	dec codec.Decoder
+	ep  endpoint // what the WebSocket is connected to (endpoint.go); nil before the upgrade
 
 	// far side -> client
-	outLine    []byte // stdout line not yet terminated
-	errLine    []byte // stderr line not yet terminated
-	fragmented bool   // a text message for the current stdout line has begun
-	dropped    int64  // output bytes dropped: after our close frame, or the socket gone
+	outLine []byte // stdout line not yet terminated
+	errLine []byte // stderr line not yet terminated
+	dropped int64  // output bytes dropped: after our close frame, or the socket gone
+
+	flushedAt    instant // when the closing socket's queue emptied
+	progressAt   instant // when the closing socket's queue last shrank
+	lastProgress int     // OutboundBuffered at the last linger check
+
+	timer reactor.Timer
+	dl    deadlines
+
+	closeCode ws.StatusCode // the closing handshake's code: ours, or the client's we echoed
+	state     state
+	proxy     proxyState // --proxy-protocol (proxyproto.go)
+	far       far        // where ep is, as the conn sees it
+	upgraded  bool
+	handedOff bool // plain HTTP, moved to net/http (handoff.go)
+	hungUp    bool // ep.hangup has been called
+
+	fragmented bool // far side -> client: a text message for the current stdout line has begun
 
 	// client -> far side
 	inPaused  bool // reads paused: the endpoint is starting, or takes no more input
@@ -73,16 +87,9 @@ type conn struct {
 	errClose  bool // closing because the client broke the protocol
 
 	closeSent        bool
-	closeCode        ws.StatusCode // the closing handshake's code: ours, or the client's we echoed
 	disconnectLogged bool
 	closeRecv        bool
-	flushedAt        instant // when the closing socket's queue emptied
-	progressAt       instant // when the closing socket's queue last shrank
-	lastProgress     int     // OutboundBuffered at the last linger check
-
-	timer    reactor.Timer
-	timerSet bool // timer initialised (InitTimer)
-	dl       deadlines
+	timerSet         bool // timer initialised (InitTimer)
 }
 
 // exec runs f on c's loop: how goroutines that are not the loop's (the
@@ -100,7 +107,12 @@ func (c *conn) exec(f func(*conn)) {
 // reading its request head, under the head timer.
 func (e *Engine) open(l *reactor.Loop, fd int, addr net.Addr, p *peer) {
 	c := &conn{e: e, loop: l}
-	s := &sock{fd: fd, lb: e.bufs[l.ID()], remote: addr}
+	s := &sock{fd: fd, lb: e.bufs[l.ID()]}
+	if _, tcp := addr.(*net.TCPAddr); !tcp {
+		// A TCP peer is kept as the strings setRemote makes; only another
+		// kind (a Unix socket's peer) is kept as it came, for peerAddr.
+		s.remote = addr
+	}
 	w, err := l.Register(fd, reactor.Read, c)
 	if err != nil {
 		_ = unix.Close(fd)

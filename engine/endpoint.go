@@ -82,13 +82,13 @@ func (e *endpointError) Error() string { return e.Reason }
 
 // newEndpoint is the endpoint of the configured mode for an upgraded
 // connection. env is the connection's CGI environment.
-func (e *Engine) newEndpoint(c *conn, env []string, rawQuery string) endpoint {
+func (e *Engine) newEndpoint(c *conn, rt *route, env []string, rawQuery string) endpoint {
 	if e.cfg.Backend != nil {
 		c.fields.Command = e.cfg.BackendURL // what the log's command:'' names
 		return newSocketEndpoint()
 	}
-	argv := append([]string{c.route.script}, e.cfg.Args...)
-	ch := &childEndpoint{spec: &spawn.Spec{Path: c.route.script, Args: argv, Env: env}}
+	argv := append([]string{rt.script}, e.cfg.Args...)
+	ch := &childEndpoint{spec: &spawn.Spec{Path: rt.script, Args: argv, Env: env}}
 	if e.cfg.PTY {
 		size := querySize(rawQuery)
 		ch.size = &size

@@ -29,7 +29,6 @@ type childEndpoint struct {
 	spec *spawn.Spec    // what to start; dropped once started (spawn)
 	size *spawn.Winsize // on a terminal of this size (--pty, endpoint_pty.go); nil on pipes
 
-	inText    bool // the client message in progress is one this mode forwards
 	stdinPend []byte
 }
 
@@ -76,7 +75,7 @@ func (ch *childEndpoint) childStarted(err error) {
 	}
 	name := ch.e.cfg.CommandName
 	if name == "" {
-		name = c.route.script
+		name = c.fields.Command // the script (routeUpgrade)
 	}
 	ch.e.log.Log(logline.LevelError, "process", &c.fields, "Could not launch process %s: %v", name, err)
 	c.started(&endpointError{Code: ws.StatusInternalServerError, Reason: startReason(err)})
@@ -95,19 +94,17 @@ func (ch *childEndpoint) resumeOutput() { ch.resume() }
 
 // input forwards what websocketd forwards: text messages in text mode,
 // each ended by a newline, binary messages as they are with --binary; the
-// other kind is ignored. The pieces of one read go to the child's stdin
-// together (inputbatch.go).
-func (ch *childEndpoint) input(op ws.OpCode, first, fin bool, payload []byte) (bool, *codec.CloseError) {
+// other kind is ignored. op is the message's on every chunk (codec.Event),
+// so nothing about the message in progress need be kept. The pieces of
+// one read go to the child's stdin together (inputbatch.go).
+func (ch *childEndpoint) input(op ws.OpCode, _, fin bool, payload []byte) (bool, *codec.CloseError) {
 	binary := ch.e.cfg.Binary
-	if first {
-		want := ws.OpText
-		if binary {
-			want = ws.OpBinary
-		}
-		ch.inText = op == want
+	want := ws.OpText
+	if binary {
+		want = ws.OpBinary
 	}
 	more := true
-	if ch.inText {
+	if op == want {
 		more = ch.write(payload, fin && !binary)
 	}
 	return more && ch.stdinPend == nil, nil

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 
@@ -56,12 +57,14 @@ func (c *conn) handOff() bool {
 
 // peerAddr is the client's address as the engine knows it, which is not the
 // socket's own peer when the client came through the TLS bridge.
+// A TCP peer is rebuilt from remoteAddr and remotePort (the socket does not
+// keep it: sock.RemoteAddr); another kind is the socket's.
 func (c *conn) peerAddr() net.Addr {
-	if ip := net.ParseIP(c.remoteAddr); ip != nil {
-		port, _ := strconv.Atoi(c.remotePort)
-		return &net.TCPAddr{IP: ip, Port: port}
+	if ip, err := netip.ParseAddr(c.remoteAddr); err == nil {
+		port, _ := strconv.ParseUint(c.remotePort, 10, 16)
+		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip.Unmap(), uint16(port)))
 	}
-	if c.gc == nil {
+	if c.gc == nil || c.gc.RemoteAddr() == nil {
 		return &net.TCPAddr{}
 	}
 	return c.gc.RemoteAddr()

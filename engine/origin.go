@@ -27,6 +27,9 @@ import (
 func checkOrigin(origin, host string, secure bool, sameOrigin bool, allowed []string) (logged, refusal string) {
 	if origin == "" || (origin == "null" && len(allowed) == 0) {
 		origin = "file:"
+		if !sameOrigin && len(allowed) == 0 {
+			return origin, "" // as below, without parsing it (most clients but browsers send none)
+		}
 	}
 	u, err := url.ParseRequestURI(origin)
 	if err != nil {

@@ -161,9 +161,9 @@ func roomKey(script, path string) string { return script + "\x00" + path }
 // child), and reserves c's place in it. It runs at the upgrade, on c's
 // loop, before the 101: refusal is the log line of a 429 (the room is
 // full, or a new room would pass --maxforks).
-func (e *Engine) joinRoom(c *conn, path string) (m *member, refusal string) {
+func (e *Engine) joinRoom(c *conn, rt *route, path string) (m *member, refusal string) {
 	g := &e.rooms
-	key := roomKey(c.route.script, path)
+	key := roomKey(rt.script, path)
 	g.mu.Lock()
 	r := g.byKey[key]
 	if r != nil && e.cfg.RoomMax > 0 && r.clients >= e.cfg.RoomMax {
@@ -176,7 +176,7 @@ func (e *Engine) joinRoom(c *conn, path string) (m *member, refusal string) {
 			g.mu.Unlock()
 			return nil, "Max of possible forks already active, upgrade rejected"
 		}
-		r = e.newRoom(c, key, path)
+		r = e.newRoom(c, rt.script, key, path)
 		if g.byKey == nil {
 			g.byKey, g.all = make(map[string]*room), make(map[*room]struct{})
 		}
@@ -191,14 +191,14 @@ func (e *Engine) joinRoom(c *conn, path string) (m *member, refusal string) {
 	g.mu.Unlock()
 	if created {
 		e.metrics.rooms.Inc()
-		r.start(c)
+		r.start(rt)
 	}
 	return m, ""
 }
 
-func (e *Engine) newRoom(c *conn, key, path string) *room {
+func (e *Engine) newRoom(c *conn, script, key, path string) *room {
 	r := &room{e: e, key: key, path: path, loop: c.loop, frames: newFrameList()}
-	r.fields = logline.Fields{URL: c.fields.URL, Command: c.route.script}
+	r.fields = logline.Fields{URL: c.fields.URL, Command: script}
 	r.ch.init(e, c.loop, r, &r.fields)
 	loops := e.group.Loops()
 	r.loops = make([]roomLoop, len(loops))
@@ -213,7 +213,7 @@ func (e *Engine) newRoom(c *conn, key, path string) *room {
 // start spawns the room's child, without the loop waiting for it
 // (childStarted follows on the room's loop). Its environment is the
 // daemon's, not a client's.
-func (r *room) start(c *conn) {
+func (r *room) start(rt *route) {
 	e := r.e
 	env := []string{"SERVER_SOFTWARE=" + cleanValue(e.cfg.ServerSoftware)}
 	for _, name := range e.cfg.PassEnv {
@@ -221,9 +221,9 @@ func (r *room) start(c *conn) {
 			env = append(env, name+"="+cleanValue(v))
 		}
 	}
-	env = append(env, "ROOM="+cleanValue(r.path), "SCRIPT_NAME="+c.route.scriptName, "PATH_INFO="+cleanValue(c.route.pathInfo))
-	argv := append([]string{c.route.script}, e.cfg.Args...)
-	r.ch.spawnAsync(spawn.Spec{Path: c.route.script, Args: argv, Env: env})
+	env = append(env, "ROOM="+cleanValue(r.path), "SCRIPT_NAME="+rt.scriptName, "PATH_INFO="+cleanValue(rt.pathInfo))
+	argv := append([]string{rt.script}, e.cfg.Args...)
+	r.ch.spawnAsync(spawn.Spec{Path: rt.script, Args: argv, Env: env})
 }
 
 // childStarted: the child runs (or could not start); the clients that

@@ -15,6 +15,10 @@ import (
 // PATH_INFO. With --dir it is found by walking the URL path, as websocketd
 // does: "/sub/f.sh/extra/p" runs DIR/sub/f.sh with SCRIPT_NAME "/sub/f.sh"
 // and PATH_INFO "/extra/p".
+//
+// It is the upgrade's (upgrade passes it along), not the connection's: an
+// idle connection does not hold it, nor, through pathInfo and protocol, the
+// request head they are substrings of.
 type route struct {
 	script     string // file to run, by absolute path, with no arguments
 	scriptName string // SCRIPT_NAME
@@ -69,24 +73,25 @@ func routeDir(j confine.Jail, rawPath string) (rt route, ok bool) {
 	return route{}, false
 }
 
-// routeUpgrade sets c.route for an upgrade request and names the program
-// in the log fields; false means there is no script for the path (404).
-func (c *conn) routeUpgrade(req *codec.Request) bool {
+// routeUpgrade sets rt (whose protocol, and with --protodir script,
+// pickProtocol has chosen) for an upgrade request and names the program in
+// the log fields; false means there is no script for the path (404).
+func (c *conn) routeUpgrade(req *codec.Request, rt *route) bool {
 	e := c.e
 	switch {
 	case e.cfg.ProtoDir != "":
 		// pickProtocol has chosen the program.
-		c.route = route{script: c.route.script, scriptName: "/", pathInfo: unescapePath(req.Path), protocol: c.route.protocol}
+		*rt = route{script: rt.script, scriptName: "/", pathInfo: unescapePath(req.Path), protocol: rt.protocol}
 	case e.cfg.Dir == "":
-		c.route = route{script: e.cfg.Command, scriptName: "/", pathInfo: unescapePath(req.Path), protocol: c.route.protocol}
+		*rt = route{script: e.cfg.Command, scriptName: "/", pathInfo: unescapePath(req.Path), protocol: rt.protocol}
 	default:
-		rt, ok := routeDir(e.dirJail, req.Path)
+		found, ok := routeDir(e.dirJail, req.Path)
 		if !ok {
 			return false
 		}
-		rt.protocol = c.route.protocol
-		c.route = rt
+		found.protocol = rt.protocol
+		*rt = found
 	}
-	c.fields.Command = c.route.script
+	c.fields.Command = rt.script
 	return true
 }

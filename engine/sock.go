@@ -13,13 +13,15 @@ import (
 const readBuf = 64 << 10
 
 // loopBufs is what one loop lends its connections: the buffer a socket is
-// read into. It is per loop, not per connection, so an idle connection
-// holds no read buffer at all; only bytes a connection has read and not
-// yet consumed (a partial frame, input its child has not taken) are copied
-// into a buffer of its own.
+// read into, the scratch a child's environment is made in, and the batch
+// of input a read brought for its endpoint. It is per loop, not per
+// connection, so an idle connection holds no read buffer at all; only
+// bytes a connection has read and not yet consumed (a partial frame, input
+// its child has not taken) are copied into a buffer of its own.
 type loopBufs struct {
 	read  []byte
 	batch inputBatch // what one read brought for the endpoint (inputbatch.go)
+	env   envBuilder // a child's environment being made (environ)
 }
 
 // sock is a client socket on a reactor loop: the watch, the bytes read and
@@ -30,14 +32,15 @@ type sock struct {
 	fd     int
 	w      *reactor.Watch
 	lb     *loopBufs
-	remote net.Addr
+	remote net.Addr // nil for TCP (RemoteAddr)
 
-	in       []byte // unconsumed input: the loop's buffer during a read event (borrowed), else our own
-	off      int    // consumed bytes at the front of in
-	borrowed bool
+	in  []byte // unconsumed input: the loop's buffer during a read event (borrowed), else our own
+	off int    // consumed bytes at the front of in
 
-	out    reactor.Outbuf
-	closed bool
+	out reactor.Outbuf
+
+	borrowed bool // in is the loop's buffer
+	closed   bool
 }
 
 // Peek returns the bytes read and not consumed.
@@ -177,7 +180,9 @@ func (s *sock) Dup() (int, error) {
 	return unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
 }
 
-// RemoteAddr is the address of the accepted socket.
+// RemoteAddr is the address of the accepted socket if it is not TCP (a
+// Unix socket's peer), else nil: a TCP peer's address is the connection's
+// remoteAddr and remotePort, and an idle connection need not hold it twice.
 func (s *sock) RemoteAddr() net.Addr { return s.remote }
 
 // close flushes what the kernel takes now, drops the rest and closes the

@@ -19,18 +19,18 @@ import (
 // chosen subprotocol pick the program.
 
 // pickProtocol chooses the subprotocol of an upgrade and, with --protodir,
-// the program that speaks it (c.route.script). It returns "" when the
+// the program that speaks it (rt.script). It returns "" when the
 // upgrade may go on, else the reason for a 400, for the log line.
-func (c *conn) pickProtocol(req *codec.Request) string {
+func (c *conn) pickProtocol(req *codec.Request, rt *route) string {
 	e := c.e
-	c.route.protocol = ""
+	rt.protocol = ""
 	switch {
 	case e.cfg.ProtoDir != "":
 		offered := false
 		for p := range req.Subprotocols {
 			offered = true
 			if script, ok := protoProgram(e.protoJail, p); ok {
-				c.route.protocol, c.route.script = p, script
+				rt.protocol, rt.script = p, script
 				return ""
 			}
 		}
@@ -38,7 +38,7 @@ func (c *conn) pickProtocol(req *codec.Request) string {
 			return "Bad handshake: no program in --protodir for the subprotocols offered (" + offeredList(req) + ")"
 		}
 		if script, ok := protoProgram(e.protoJail, "default"); ok {
-			c.route.script = script
+			rt.script = script
 			return ""
 		}
 		return "Bad handshake: no subprotocol offered and no program 'default' in --protodir"
@@ -47,7 +47,7 @@ func (c *conn) pickProtocol(req *codec.Request) string {
 		for p := range req.Subprotocols {
 			offered = true
 			if slices.Contains(e.cfg.Subprotocols, p) {
-				c.route.protocol = p
+				rt.protocol = p
 				return ""
 			}
 		}
@@ -57,7 +57,7 @@ func (c *conn) pickProtocol(req *codec.Request) string {
 		return ""
 	default:
 		for p := range req.Subprotocols {
-			c.route.protocol = p
+			rt.protocol = p
 			break
 		}
 		return ""

@@ -84,20 +84,23 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		c.respondWith(503, e.httpHeaders(), "503 Service Unavailable: too many open files\n")
 		return
 	}
-	if refusal := c.pickProtocol(req); refusal != "" {
+	// The route is the upgrade's only: what the connection keeps of it is
+	// in its log fields (the program) and in its endpoint.
+	var rt route
+	if refusal := c.pickProtocol(req, &rt); refusal != "" {
 		e.metrics.handshakeFail.WithLabelValues("400").Inc()
 		e.log.Log(logline.LevelAccess, "http", &c.fields, "%s", refusal)
 		c.respondWith(400, e.httpHeaders(), "400 Bad Request: no acceptable subprotocol\n")
 		return
 	}
-	if !c.routeUpgrade(req) {
+	if !c.routeUpgrade(req, &rt) {
 		e.metrics.handshakeFail.WithLabelValues("404").Inc()
 		e.log.Log(logline.LevelAccess, "session", &c.fields, "NOT FOUND: script not found")
 		c.respondWith(404, e.httpHeaders(), "404 Not Found\n")
 		return
 	}
 	origin, refusal := checkOrigin(req.Get("Origin"), req.Host(), c.bridge != nil, e.cfg.SameOrigin, e.cfg.Origins)
-	c.fields.Origin = origin
+	c.fields.Origin = origin // made by checkOrigin, not a substring of the head (which it would keep)
 	if refusal != "" {
 		e.metrics.handshakeFail.WithLabelValues("403").Inc()
 		e.log.Log(logline.LevelAccess, "session", &c.fields, "%s", refusal)
@@ -108,14 +111,14 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	if e.cfg.Broadcast {
 		// A room's place is taken before the 101, so that a full room
 		// (--room-max) or a new room over --maxforks is a 429.
-		if m, refusal = e.joinRoom(c, unescapePath(req.Path)); m == nil {
+		if m, refusal = e.joinRoom(c, &rt, unescapePath(req.Path)); m == nil {
 			e.metrics.handshakeFail.WithLabelValues("429").Inc()
 			e.log.Log(logline.LevelError, "http", &c.fields, "%s", refusal)
 			c.respondWith(429, e.httpHeaders(), "429 Too Many Requests\n")
 			return
 		}
 	}
-	resp, _, err := codec.Upgrade(head, codec.UpgradeOptions{Header: e.wsHeaders(), Protocols: protocolSelector(c.route.protocol)})
+	resp, _, err := codec.Upgrade(head, codec.UpgradeOptions{Header: e.wsHeaders(), Protocols: protocolSelector(rt.protocol)})
 	if err != nil {
 		// Counted under the status answered: 400, 405 (not GET), 426
 		// (wrong Sec-WebSocket-Version) or 505.
@@ -139,7 +142,7 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 	// --envelope); a socket backend or a plain room has none.
 	var env []string
 	if e.cfg.Backend == nil && (m == nil || e.cfg.Envelope != "") {
-		env = c.environ(req)
+		env = c.environ(req, &rt)
 	}
 	c.gc.Discard(n)
 	_, _ = c.gc.Write(resp)
@@ -151,7 +154,7 @@ func (c *conn) upgrade(req *codec.Request, head []byte, n int) {
 		c.startEndpoint(m)
 		return
 	}
-	c.startEndpoint(e.newEndpoint(c, env, req.RawQuery))
+	c.startEndpoint(e.newEndpoint(c, &rt, env, req.RawQuery))
 }
 
 // startPings arms --pingms once the endpoint runs.

@@ -67,19 +67,24 @@ const (
 
 // Watch is one registration: a descriptor (or a process) on a loop, its
 // handler and its current interest. All methods run on the loop goroutine.
+//
+// A connection holds several (its socket, its child's pipes), so the
+// layout is kept tight: the one-byte fields last, and watchOS, empty on
+// Linux, not last (a trailing zero-size field is padded to a word). 48
+// bytes on Linux (TestWatchSize).
 type Watch struct {
-	l        *Loop
-	fd       int // the fd, or the pid for kindProc
-	h        Handler
-	interest Interest
-	kind     watchKind
-	closed   bool
+	l  *Loop
+	fd int // the fd, or the pid for kindProc
+	h  Handler
 	// seq is the loop's poll round in which the watch was registered:
 	// events of that round's batch predate it (the fd number may have
 	// belonged to a registration closed in the same batch) and are dropped.
 	seq uint64
 	//lint:ignore U1000 the kqueue filters a watch has added; empty on Linux
 	watchOS
+	interest Interest
+	kind     watchKind
+	closed   bool
 }
 
 // FD returns the watched descriptor (the pid for a process watch on BSD).

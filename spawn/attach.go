@@ -82,21 +82,20 @@ func (p *Process) attach(l *reactor.Loop, n Notifier, edge bool) error {
 	p.amu.Lock()
 	p.loop, p.notify, p.edge = l, n, edge
 	p.amu.Unlock()
-	for _, s := range [...]struct {
-		fd  int
-		bit uint32
-		i   reactor.Interest
-	}{{p.stdout, EvStdout, reactor.Read}, {p.stderr, EvStderr, reactor.Read}, {p.stdin, EvStdin, 0}} {
-		if s.fd < 0 {
-			continue
-		}
-		h := &pwatch{p: p, bit: s.bit}
-		w, err := l.Register(s.fd, s.i, h)
-		if err != nil {
+	if err := p.watch(l, p.stdout, EvStdout, reactor.Read); err != nil {
+		return err
+	}
+	if err := p.watch(l, p.stderr, EvStderr, reactor.Read); err != nil {
+		return err
+	}
+	// stdin is watched only while a write is pending. On a loop of its
+	// own the watch is made then (rearm): most children's input never
+	// fills the pipe, and an idle child then costs no watch for it. On
+	// the spawner's loop, rearm runs elsewhere, so the watch is made now.
+	if edge {
+		if err := p.watch(l, p.stdin, EvStdin, 0); err != nil {
 			return err
 		}
-		h.w = w
-		p.ws[slotOf(s.bit)] = w
 	}
 	if err := p.watchExit(l); err != nil {
 		return err
@@ -104,6 +103,22 @@ func (p *Process) attach(l *reactor.Loop, n Notifier, edge bool) error {
 	if p.ready.Load() != 0 {
 		n.Notify(p) // an exit reported before the Process had a loop
 	}
+	return nil
+}
+
+// watch registers fd (one of the pipes, for the event bit) on l; nothing
+// if it is closed.
+func (p *Process) watch(l *reactor.Loop, fd int, bit uint32, i reactor.Interest) error {
+	if fd < 0 {
+		return nil
+	}
+	h := &pwatch{p: p, bit: bit}
+	w, err := l.Register(fd, i, h)
+	if err != nil {
+		return err
+	}
+	h.w = w
+	p.ws[slotOf(bit)] = w
 	return nil
 }
 
@@ -144,10 +159,11 @@ func (p *Process) setRead(bits uint32, on bool) {
 // rearm asks to be told again about bit once it is ready: for stdin after
 // a short write, and for every stream of a Process on the spawner's loop
 // after EAGAIN. The owner's goroutine is the loop's for an attached
-// Process; otherwise the change is posted to the loop.
-func (p *Process) rearm(bit uint32) {
+// Process; otherwise the change is posted to the loop. The error is that
+// of making stdin's watch (then nothing will say when it takes writes).
+func (p *Process) rearm(bit uint32) error {
 	if bit != EvStdin && !p.edge {
-		return // level-triggered, never paused implicitly
+		return nil // level-triggered, never paused implicitly
 	}
 	i := reactor.Read
 	if bit == EvStdin {
@@ -155,20 +171,26 @@ func (p *Process) rearm(bit uint32) {
 	}
 	slot := slotOf(bit)
 	if !p.edge {
-		if w := p.ws[slot]; w != nil {
+		// On the owner's loop (its goroutine: loop was set there).
+		w := p.ws[slot]
+		if w == nil && bit == EvStdin && p.loop != nil {
+			return p.watch(p.loop, p.stdin, EvStdin, i) // the first full pipe (attach)
+		}
+		if w != nil {
 			_ = w.SetInterest(i)
 		}
-		return
+		return nil
 	}
 	l := p.Loop()
 	if l == nil {
-		return
+		return nil
 	}
 	l.Post(func() {
 		if w := p.ws[slot]; w != nil {
 			_ = w.SetInterest(i)
 		}
 	})
+	return nil
 }
 
 // closeSlot closes the descriptor *fd (one of the Process's) and its watch.

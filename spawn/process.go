@@ -19,22 +19,25 @@ var ErrWouldBlock = errors.New("spawn: would block")
 // Process is a running child and the parent's ends of its stdio. Its
 // methods, apart from the event plumbing, are to be called by its owner
 // goroutine only.
+//
+// A connection's child holds one for its life: the fields are in an order
+// that leaves no padding but the tail's (144 bytes on 64-bit platforms).
 type Process struct {
 	Pid int
 
 	stdin, stdout, stderr int // parent's ends; -1 once closed
 	exitFD                int // pidfd on Linux; -1 where exits come through a shared queue
 
-	ready  atomic.Uint32
 	notify Notifier
+	ready  atomic.Uint32
 
 	// The loop the Process is attached to, and its watches there (by
 	// slot). loop and notify are written once by attach under amu (the
 	// spawner's report reader reads them); ws belongs to the loop.
 	amu  sync.Mutex
 	loop *reactor.Loop
-	edge bool // on the spawner's own loop, one-shot watches (Start)
 	ws   [nSlots]*reactor.Watch
+	edge bool // on the spawner's own loop, one-shot watches (Start)
 
 	reaped bool
 	status unix.WaitStatus
@@ -94,7 +97,7 @@ func (p *Process) readFD(fd *int, bit uint32, b []byte) (int, error) {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			p.rearm(bit)
+			_ = p.rearm(bit) // never fails for a stream
 			return 0, ErrWouldBlock
 		case err == unix.EIO: // a PTY master whose terminal closed (pty_unix.go): end of file
 			p.closeSlot(fd, bit)
@@ -114,7 +117,8 @@ func (p *Process) readFD(fd *int, bit uint32, b []byte) (int, error) {
 // how much was written; ErrWouldBlock with n < total means the pipe is full
 // and EvStdin follows when it drains. Writing to a child that closed stdin
 // or exited returns unix.EPIPE (SIGPIPE is ignored by the Go runtime for
-// non-stdio fds).
+// non-stdio fds). A full pipe whose watch could not be made (the poller
+// refused it) is that error, with n: nothing would say when it drains.
 func (p *Process) WriteStdin(bufs ...[]byte) (int, error) {
 	if p.stdin < 0 {
 		return 0, unix.EPIPE
@@ -124,7 +128,8 @@ func (p *Process) WriteStdin(bufs ...[]byte) (int, error) {
 		switch err {
 		case nil:
 			if total := bufsLen(bufs); n < total {
-				p.rearm(EvStdin) // the pipe took part: EvStdin when it takes more
+				// The pipe took part: EvStdin when it takes more.
+				return n, p.rearm(EvStdin)
 			}
 			return n, nil
 		case unix.EINTR:
@@ -133,7 +138,9 @@ func (p *Process) WriteStdin(bufs ...[]byte) (int, error) {
 			if n < 0 {
 				n = 0
 			}
-			p.rearm(EvStdin)
+			if err := p.rearm(EvStdin); err != nil {
+				return n, err
+			}
 			return n, ErrWouldBlock
 		default:
 			return 0, err

@@ -34,6 +34,7 @@ type channel struct {
 
 	buf [64]byte
 	oob []byte
+	msg []byte // the start message being sent (encodeStart), reused: the send copies it
 }
 
 // pend is a start waiting for the spawner's answer.
@@ -144,7 +145,8 @@ func (ch *channel) request(spec Spec, done func(*Process, error)) {
 	}
 	ch.next++
 	id := ch.next
-	if err := sendRetry(ch.fd, encodeStart(id, spec), nil); err != nil {
+	ch.msg = encodeStart(ch.msg[:0], id, spec)
+	if err := sendRetry(ch.fd, ch.msg, nil); err != nil {
 		done(nil, startError(spec.Path, err))
 		return
 	}

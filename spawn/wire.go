@@ -3,6 +3,7 @@ package spawn
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 )
 
 // The spawner protocol: one SOCK_SEQPACKET message per request or event, so
@@ -52,7 +53,9 @@ func appendStrs(b []byte, ss []string) []byte {
 	return b
 }
 
-func encodeStart(id uint64, spec Spec) []byte {
+// encodeStart appends the start message to b (a caller's buffer, reused:
+// the message is about a KiB, mostly the environment, and one per child).
+func encodeStart(b []byte, id uint64, spec Spec) []byte {
 	n := 32 + len(spec.Path) + len(spec.Dir)
 	for _, s := range spec.Args {
 		n += 4 + len(s)
@@ -60,7 +63,7 @@ func encodeStart(id uint64, spec Spec) []byte {
 	for _, s := range spec.Env {
 		n += 4 + len(s)
 	}
-	b := make([]byte, 0, n)
+	b = slices.Grow(b, n)
 	b = append(b, msgStart)
 	b = binary.LittleEndian.AppendUint64(b, id)
 	b = appendStr(b, spec.Path)

@@ -7,7 +7,7 @@ import (
 
 func TestWireRoundTrip(t *testing.T) {
 	spec := Spec{Path: "/bin/x", Dir: "/tmp", Args: []string{"x", "", "a b"}, Env: []string{"A=1", "B="}}
-	msg := encodeStart(0, spec)
+	msg := encodeStart(nil, 0, spec)
 	putID(msg, 42)
 	id, got, err := decodeStart(msg)
 	if err != nil || id != 42 || !reflect.DeepEqual(got, spec) {
