@@ -387,16 +387,18 @@ func TestBackendFlowToClient(t *testing.T) {
 	}
 }
 
-// TestBackendFlowFromClient: a client sends 64 MiB (--binary) to a
-// backend that reads nothing for 2 s, then reads slowly. The client is
-// held back by TCP (far less than 64 MiB sent meanwhile), not closed, the
-// daemon stays small, and every byte reaches the backend in order.
+// TestBackendFlowFromClient: a client sends 256 MiB (--binary) to a
+// backend that reads nothing for 4 s, then reads slowly. The client is
+// held back by TCP (what it has sent stops growing, short of 256 MiB), not
+// closed, the daemon stays small, and every byte reaches the backend in
+// order. (256 MiB, not less: loopback sockets here may buffer tens of MiB
+// between them, tcp_rmem's maximum being 32 MiB, before anyone is held.)
 func TestBackendFlowFromClient(t *testing.T) {
 	skipUnlessWsplex(t, "--backend")
 	const (
-		total   = 64 << 20
+		total   = 256 << 20
 		msgSize = 64 << 10
-		idle    = 2 * time.Second
+		idle    = 4 * time.Second
 	)
 	type result struct {
 		n   int64
@@ -446,13 +448,21 @@ func TestBackendFlowFromClient(t *testing.T) {
 		werr <- nil
 	}()
 	start := time.Now()
+	var held int64 = -1
+	var lastGrowth time.Time
 	for time.Since(start) < idle {
-		time.Sleep(50 * time.Millisecond) // the backend's idle period is the scenario
+		if n := sent.Load(); n != held {
+			held, lastGrowth = n, time.Now()
+		}
+		time.Sleep(50 * time.Millisecond) // sampling during the backend's idle period, which is the scenario
 	}
-	held := sent.Load()
-	t.Logf("after %v with the backend not reading: the client sent %.1f MiB", idle, float64(held)/(1<<20))
-	if held >= total/2 {
-		t.Errorf("the client sent %d of %d bytes to a backend that read nothing: not held back", held, total)
+	stalled := time.Since(lastGrowth)
+	t.Logf("after %v with the backend not reading: the client sent %.1f MiB, unchanged for the last %v", idle, float64(held)/(1<<20), stalled.Round(time.Millisecond))
+	if held >= total {
+		t.Errorf("the client sent all %d bytes to a backend that read nothing: not held back", total)
+	}
+	if stalled < time.Second {
+		t.Errorf("what the client sent still grew %v before the end of the backend's idle period: not held back", stalled)
 	}
 	close(release)
 	select {
