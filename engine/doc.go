@@ -60,7 +60,8 @@
 //     and its --pty terminal page, --redirport);
 //   - inbound.go: client frames -> the endpoint, with the TCP read pause
 //     (Watch.PauseRead) while it takes no more (a child not reading),
-//     resumed when it says so (inputResumed);
+//     resumed when it says so (inputResumed); inputbatch.go: the messages
+//     of one read go to the child's stdin (or the backend) in one writev;
 //   - endpoint.go: the seam: the endpoint interface, where an endpoint is
 //     as the conn sees it (far: none, starting, up, ended, released), and
 //     the sink methods;
