@@ -34,15 +34,18 @@ func AppendResponse(dst []byte, status int, extra []Header, body string) []byte 
 // appendHeaders appends "Name: Value\r\n" for each header.
 func appendHeaders(dst []byte, hs []Header) []byte {
 	for _, h := range hs {
-		dst = appendNoEOL(dst, h.Name)
+		dst = AppendNoEOL(dst, h.Name)
 		dst = append(dst, ": "...)
-		dst = appendNoEOL(dst, h.Value)
+		dst = AppendNoEOL(dst, h.Value)
 		dst = append(dst, "\r\n"...)
 	}
 	return dst
 }
 
-func appendNoEOL(dst []byte, s string) []byte {
+// AppendNoEOL appends s with each CR and LF turned into a space, so that a
+// value cannot end the line it is written on (a header, an environment
+// variable).
+func AppendNoEOL(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == '\r' || c == '\n' {

@@ -161,15 +161,7 @@ func appendHTTPName(b []byte, name string) []byte {
 
 // appendClean appends cleanValue(v) without making it.
 func appendClean(b []byte, v string) []byte {
-	v = strings.TrimSpace(v)
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c == '\n' || c == '\r' {
-			c = ' '
-		}
-		b = append(b, c)
-	}
-	return b
+	return codec.AppendNoEOL(b, strings.TrimSpace(v))
 }
 
 // cleanValue turns newlines into spaces and trims, as websocketd does, so a
