@@ -1,11 +1,9 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -22,10 +20,8 @@ import (
 // (its heap, its GC, its epoll set), whichever daemon it faced; from a
 // separate process the holding costs the prober nothing.
 type holder struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
+	lineProc
 	stderr bytes.Buffer
-	done   chan struct{}
 }
 
 // startHolder opens n connections to url from a new holder process and
@@ -35,28 +31,14 @@ func startHolder(ctx context.Context, url string, n int) (*holder, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	h := &holder{done: make(chan struct{})}
+	h := &holder{}
 	h.cmd = exec.Command(exe, "hold", "--conns", strconv.Itoa(n), "--concurrency", "100",
 		"--duration", "30m", "--check=false", "--quiet", "--announce", url)
 	h.cmd.Stderr = &h.stderr
-	if h.stdin, err = h.cmd.StdinPipe(); err != nil {
-		return nil, 0, err
-	}
-	out, err := h.cmd.StdoutPipe()
+	held, err := h.start(nil)
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := h.cmd.Start(); err != nil {
-		return nil, 0, err
-	}
-	held := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		held <- line
-		_, _ = io.Copy(io.Discard, out)
-		_ = h.cmd.Wait()
-		close(h.done)
-	}()
 	select {
 	case line := <-held:
 		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "held "); ok {

@@ -1,11 +1,9 @@
 package bench
 
 import (
-	"bufio"
 	_ "embed"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,11 +121,9 @@ func (e *jobEnv) stop() {
 // helperProc is a process a job runs next to the daemon (the echo backend,
 // the chat relay, the producer), ended by the job.
 type helperProc struct {
-	name  string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	done  chan struct{}
-	port  int
+	lineProc
+	name string
+	port int
 }
 
 // startHelper starts argv with its stderr in the suite's raw/ directory.
@@ -151,32 +147,15 @@ func (s *suite) startHelper(e *jobEnv, name string, argv []string, wantPort bool
 		script.WriteString(`exec "$@"`)
 		argv = append([]string{"/bin/sh", "-c", script.String(), name}, argv...)
 	}
-	h := &helperProc{name: name, done: make(chan struct{})}
+	h := &helperProc{name: name}
 	h.cmd = exec.Command(argv[0], argv[1:]...)
 	h.cmd.Stderr = lf
-	if h.stdin, err = h.cmd.StdinPipe(); err != nil {
-		lf.Close()
-		return nil, err
-	}
-	out, err := h.cmd.StdoutPipe()
+	first, err := h.start(func() { lf.Close() })
 	if err != nil {
 		lf.Close()
 		return nil, err
 	}
-	if err := h.cmd.Start(); err != nil {
-		lf.Close()
-		return nil, err
-	}
 	e.helpers = append(e.helpers, h)
-	first := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		first <- line
-		_, _ = io.Copy(io.Discard, out)
-		_ = h.cmd.Wait()
-		lf.Close()
-		close(h.done)
-	}()
 	if !wantPort {
 		return h, nil
 	}
