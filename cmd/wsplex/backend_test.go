@@ -351,17 +351,8 @@ func TestBackendFlowToClient(t *testing.T) {
 	d := startDaemon(t, "--backend="+b.url)
 	c := dialWS(t, d.url("/"))
 	rss := sampleRSS(t, d.pid(), 100*time.Millisecond)
-	start := time.Now()
-	var w int64 = -1
-	var lastGrowth time.Time
-	for time.Since(start) < idle {
-		if n := written.Load(); n != w {
-			w, lastGrowth = n, time.Now()
-		}
-		time.Sleep(100 * time.Millisecond) // sampling during the idle period, which is the scenario
-	}
+	w, stalled, _ := watchGrowth(idle, 100*time.Millisecond, func() (int64, error) { return written.Load(), nil })
 	maxRSS := rss.finish()
-	stalled := time.Since(lastGrowth)
 	t.Logf("after %v without reading: the backend wrote %.1f MiB, unchanged for the last %v; daemon max RSS %d KiB",
 		idle, float64(w)/(1<<20), stalled.Round(time.Millisecond), maxRSS)
 	if maxRSS >= rssBound {
@@ -447,16 +438,7 @@ func TestBackendFlowFromClient(t *testing.T) {
 		}
 		werr <- nil
 	}()
-	start := time.Now()
-	var held int64 = -1
-	var lastGrowth time.Time
-	for time.Since(start) < idle {
-		if n := sent.Load(); n != held {
-			held, lastGrowth = n, time.Now()
-		}
-		time.Sleep(50 * time.Millisecond) // sampling during the backend's idle period, which is the scenario
-	}
-	stalled := time.Since(lastGrowth)
+	held, stalled, _ := watchGrowth(idle, 50*time.Millisecond, func() (int64, error) { return sent.Load(), nil })
 	t.Logf("after %v with the backend not reading: the client sent %.1f MiB, unchanged for the last %v", idle, float64(held)/(1<<20), stalled.Round(time.Millisecond))
 	if held >= total {
 		t.Errorf("the client sent all %d bytes to a backend that read nothing: not held back", total)

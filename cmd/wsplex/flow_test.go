@@ -58,22 +58,12 @@ func TestFlowChildToClient(t *testing.T) {
 
 	// The client reads nothing for idle; sample the daemon and the child.
 	rss := sampleRSS(t, d.pid(), 100*time.Millisecond)
-	start := time.Now()
-	var wchar int64 = -1
-	var lastGrowth time.Time
-	for time.Since(start) < idle {
-		w, err := procWChar(child.Pid)
-		if err != nil {
-			t.Fatalf("child %d gone while its client read nothing (it wrote %d bytes): %v", child.Pid, wchar, err)
-		}
-		if w != wchar {
-			wchar, lastGrowth = w, time.Now()
-		}
-		time.Sleep(100 * time.Millisecond) // sampling during the idle period, which is the scenario
+	wchar, stalled, err := watchGrowth(idle, 100*time.Millisecond, func() (int64, error) { return procWChar(child.Pid) })
+	if err != nil {
+		t.Fatalf("child %d gone while its client read nothing (it wrote %d bytes): %v", child.Pid, wchar, err)
 	}
 	maxRSS := rss.finish()
 	st, _ := readProcStat(child.Pid)
-	stalled := time.Since(lastGrowth)
 	t.Logf("after %v without reading: child wrote %.1f MiB, unchanged for the last %v, state %c, wchan %q; daemon max RSS %d KiB (%d samples)",
 		idle, float64(wchar)/(1<<20), stalled.Round(time.Millisecond), st.State, procWChan(child.Pid), maxRSS, rss.samples.Load())
 	if maxRSS >= rssBound {
@@ -87,7 +77,7 @@ func TestFlowChildToClient(t *testing.T) {
 	}
 
 	// Now read it all.
-	start = time.Now()
+	start := time.Now()
 	want := bytes.Repeat([]byte{'.'}, lineSize-1)
 	want[10] = ' '
 	for i := 0; i < lines; i++ {
@@ -287,4 +277,25 @@ func TestFlowClientHeldBack(t *testing.T) {
 	c.close()
 	d.waitLog(t, "DISCONNECT", waitTimeout)
 	waitNoPrograms(t, d, waitTimeout)
+}
+
+// watchGrowth samples count every interval for d, an idle period that is
+// the scenario (not a wait for an event), and returns its last value and
+// how long it had gone unchanged by the end: a producer held back by flow
+// control stops growing. An error from count ends the sampling with it.
+func watchGrowth(d, every time.Duration, count func() (int64, error)) (last int64, stalled time.Duration, err error) {
+	start := time.Now()
+	last = -1
+	var grew time.Time
+	for time.Since(start) < d {
+		n, err := count()
+		if err != nil {
+			return last, 0, err
+		}
+		if n != last {
+			last, grew = n, time.Now()
+		}
+		time.Sleep(every)
+	}
+	return last, time.Since(grew), nil
 }
