@@ -1,15 +1,11 @@
 package bench
 
 import (
-	"bufio"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -36,41 +32,15 @@ func TestResumeAgainstWsplex(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the resume scenario reads the child's /proc")
 	}
-	bin := buildWsplex(t)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort()
-	cmd := exec.Command(bin, fmt.Sprintf("--port=%d", port), "--address=127.0.0.1", exe, "resume-child")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	logs, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-	})
-	// Wait for the log line that says it listens.
-	var log strings.Builder
-	sc := bufio.NewScanner(logs)
-	for sc.Scan() {
-		log.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "Starting WebSocket server") {
-			break
-		}
-	}
-	go io.Copy(io.Discard, logs)
-	url := fmt.Sprintf("ws://127.0.0.1:%d/", port)
+	url := startWsplex(t, exe, "resume-child")
 	const cycles = 3
 	res := runScenario(t, &ResumeScenario{Cycles: cycles, Quiet: 50 * time.Millisecond, RcvBuf: 64 << 10}, testOptions(t, url, 0))
 	if !res.OK || res.Extra["cycles_done"] != cycles {
-		t.Fatalf("not OK: cycles %v, msgs %+v, notes %v, errors %v\n%s", res.Extra["cycles_done"], res.Msgs, res.Notes, res.ErrorSamples, log.String())
+		t.Fatalf("not OK: cycles %v, msgs %+v, notes %v, errors %v", res.Extra["cycles_done"], res.Msgs, res.Notes, res.ErrorSamples)
 	}
 	rs, ar := res.Latency["resume"], res.Latency["arrival"]
 	if rs == nil || ar == nil || rs.Count != cycles || ar.Count != cycles {

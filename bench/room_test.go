@@ -323,28 +323,13 @@ func TestSuiteBackendJob(t *testing.T) {
 	if _, err := exec.LookPath("nc"); err != nil {
 		t.Skip("no nc")
 	}
-	out := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	args := []string{"--out", out, "--duration", "300ms", "--reps", "1", "--only", "backend",
-		"--wsplex", fakeDaemonBin(t, "new"), "--websocketd", fakeDaemonBin(t, "ref")}
-	if code := suiteMain(t.Context(), args, &stdout, &stderr); code != ExitOK {
-		t.Fatalf("suite exit %d\n%s\n%s", code, stdout.String(), stderr.String())
-	}
-	f, err := os.Open(filepath.Join(out, "results.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rs, err := ParseResults(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, rs := runSuiteIn(t, "--reps", "1", "--only", "backend", "--wsplex", fakeDaemonBin(t, "new"), "--websocketd", fakeDaemonBin(t, "ref"))
 	var got []string
 	for _, r := range rs {
 		got = append(got, r.Label+":"+r.Scenario+":"+toString(r.Params["job"]))
 	}
 	if strings.Join(got, " ") != "wsplex:throughput:backend websocketd:throughput:backend" {
-		t.Fatalf("runs %v\n%s", got, stderr.String())
+		t.Fatalf("runs %v", got)
 	}
 	logs, _ := filepath.Glob(filepath.Join(out, "raw", "*.log"))
 	var cmds, backends string

@@ -60,6 +60,21 @@ func fakeDaemonBin(t *testing.T, name string) string {
 
 func runSuiteForTest(t *testing.T, args ...string) (string, []*Result) {
 	t.Helper()
+	out, rs := runSuiteIn(t, args...)
+	md, err := os.ReadFile(filepath.Join(out, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "report.html")); err != nil {
+		t.Error(err)
+	}
+	return string(md), rs
+}
+
+// runSuiteIn runs the suite with short phases, cat as the child, into a
+// directory of its own, and returns that directory and the results.
+func runSuiteIn(t *testing.T, args ...string) (string, []*Result) {
+	t.Helper()
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	args = append([]string{"--out", out, "--children", "cat", "--duration", "300ms"}, args...)
@@ -75,14 +90,7 @@ func runSuiteForTest(t *testing.T, args ...string) (string, []*Result) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	md, err := os.ReadFile(filepath.Join(out, "summary.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(out, "report.html")); err != nil {
-		t.Error(err)
-	}
-	return string(md), rs
+	return out, rs
 }
 
 // With --prev the suite runs every job against wsplex, wsplex-prev and
