@@ -104,18 +104,24 @@ func (m *member) input(op ws.OpCode, first, fin bool, payload []byte) (bool, *co
 	if len(m.msg)+len(payload) > cfg.InBuffer {
 		return true, &codec.CloseError{Code: ws.StatusMessageTooBig, Reason: "message too big for the room"}
 	}
-	m.msg = append(m.msg, payload...)
-	if !fin {
-		return true, nil
+	msg := payload // a message in one piece is not gathered first
+	if !first || !fin {
+		m.msg = append(m.msg, payload...)
+		if !fin {
+			return true, nil
+		}
+		msg = m.msg
 	}
+	// The line is the room's from here (it may be written on another
+	// loop): one copy, in the form the child reads.
 	var line []byte
 	switch {
 	case cfg.Envelope != "":
-		line = appendMessage(make([]byte, 0, len(m.msg)+len(m.c.id)+40), m.c.id, m.msgOp, m.msg)
+		line = appendMessage(make([]byte, 0, len(msg)+len(m.c.id)+40), m.c.id, m.msgOp, msg)
 	case cfg.Binary:
-		line = append([]byte(nil), m.msg...)
+		line = append([]byte(nil), msg...)
 	default:
-		line = append(append(make([]byte, 0, len(m.msg)+1), m.msg...), '\n')
+		line = append(append(make([]byte, 0, len(msg)+1), msg...), '\n')
 	}
 	if cap(m.msg) > 4<<10 {
 		m.msg = nil // a rare large message does not pin its buffer
