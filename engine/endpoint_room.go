@@ -22,12 +22,25 @@ type member struct {
 	at  *frameNode // cursor: the last node of the room's list written (or skipped)
 	env []string   // the client's CGI environment, for the envelope's join
 
-	joined  bool // in rl.members: deliveries reach it
-	left    bool
+	place   memberPlace
 	msg     []byte // the message in progress, whole messages only go to the room
 	msgOp   ws.OpCode
 	msgSkip bool // not forwarded in this mode (websocketd ignores the other kind)
 }
+
+// memberPlace is where a client is in its room:
+//
+//	placeReserved  counted among its clients (taken before the 101), waiting
+//	               for the room's child to start: no deliveries yet
+//	placeIn        in rl.members: deliveries reach it
+//	placeLeft      gone: nothing more is done for it
+type memberPlace uint8
+
+const (
+	placeReserved memberPlace = iota
+	placeIn
+	placeLeft
+)
 
 // start: once the room's child runs, the client is in; with
 // --reverselookup, once its name is known too (the join's REMOTE_HOST).
@@ -70,7 +83,7 @@ func (m *member) begin(err error) {
 	r.startMu.Lock()
 	m.c.fields.PID = r.pid
 	r.startMu.Unlock()
-	m.joined = true
+	m.place = placeIn
 	m.rl.members[m] = struct{}{}
 	m.rl.n.Add(1)
 	if r.e.cfg.Envelope != "" {
@@ -98,7 +111,7 @@ func (m *member) input(op ws.OpCode, first, fin bool, payload []byte) (bool, *co
 			m.msgSkip = op != ws.OpText
 		}
 	}
-	if m.msgSkip || m.left {
+	if m.msgSkip || m.place == placeLeft {
 		return true, nil
 	}
 	if len(m.msg)+len(payload) > cfg.InBuffer {
@@ -131,7 +144,7 @@ func (m *member) input(op ws.OpCode, first, fin bool, payload []byte) (bool, *co
 
 // inputResumed: the room's queue has room again (posted to this loop).
 func (m *member) inputResumed() {
-	if !m.left {
+	if m.place != placeLeft {
 		m.c.inputResumed()
 	}
 }
@@ -149,12 +162,13 @@ func (m *member) hangup() {
 // leave takes the client out of the room (and, with --envelope=json, tells
 // the child); the last one to leave starts the room's end (room.idle).
 func (m *member) leave() {
-	if m.left {
+	if m.place == placeLeft {
 		return
 	}
-	m.left = true
+	wasIn := m.place == placeIn
+	m.place = placeLeft
 	r := m.r
-	if m.joined {
+	if wasIn {
 		delete(m.rl.members, m)
 		m.rl.n.Add(-1)
 	}
@@ -163,7 +177,7 @@ func (m *member) leave() {
 	r.clients--
 	last := r.clients == 0
 	g.mu.Unlock()
-	if m.joined && r.e.cfg.Envelope != "" {
+	if wasIn && r.e.cfg.Envelope != "" {
 		code := m.c.closeCode
 		if code == 0 {
 			code = ws.StatusAbnormalClosure // gone without a closing handshake
@@ -203,7 +217,7 @@ func (m *member) pump() {
 // handled by --slow first.
 func (m *member) pumpFrames() {
 	c := m.c
-	if m.left || !m.joined {
+	if m.place != placeIn {
 		return
 	}
 	e := m.r.e
